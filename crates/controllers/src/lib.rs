@@ -1,0 +1,55 @@
+//! The controller manager: control loops that are clients of the Kubernetes API (kube-rs),
+//! never readers of the store. Several instances may run; one leads at a time through a
+//! coordination.k8s.io Lease, and a new leader resumes from the API alone.
+//!
+//! Controllers: [`namespace`] (empties and finalizes deleted namespaces) and [`gc`] (the
+//! garbage collector: ownerReferences with Background, Foreground and Orphan propagation).
+
+pub mod gc;
+pub mod leader;
+pub mod namespace;
+mod resources;
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("discovery: {0}")]
+    Discovery(String),
+}
+
+/// Run the controllers while this instance holds the leader Lease, until `shutdown`.
+pub async fn run(client: kube::Client, identity: String, shutdown: CancellationToken) {
+    let elector = leader::LeaderElector::new(
+        client.clone(),
+        "kube-system",
+        "keelson-controller-manager",
+        identity,
+    );
+    loop {
+        let Some(leadership) = elector.acquire(&shutdown).await else {
+            return;
+        };
+        tracing::info!("controller manager became leader");
+        let lost = leadership.lost.clone();
+        let work = CancellationToken::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(namespace::run(client.clone(), work.clone()));
+        tasks.spawn(gc::run(client.clone(), work.clone()));
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            _ = lost.cancelled() => tracing::warn!("controller manager lost leadership"),
+        }
+        work.cancel();
+        while tasks.join_next().await.is_some() {}
+        leadership.release().await;
+        if shutdown.is_cancelled() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

@@ -27,11 +27,17 @@ fn map<V>(pairs: &[(&str, V)]) -> BTreeMap<String, V>
 where
     V: Clone,
 {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
 }
 
 fn meta_named(name: &str) -> Option<meta::ObjectMeta> {
-    Some(meta::ObjectMeta { name: s(name), ..Default::default() })
+    Some(meta::ObjectMeta {
+        name: s(name),
+        ..Default::default()
+    })
 }
 
 fn quantity(v: &str) -> Quantity {
@@ -89,7 +95,10 @@ fn namespace_and_metadata_fields() {
             name: s("team-a"),
             labels: map(&[("env", "prod".to_owned())]),
             annotations: map(&[("owner", "alice".to_owned())]),
-            creation_timestamp: Some(meta::Time { seconds: Some(1_700_000_000), nanos: Some(5) }),
+            creation_timestamp: Some(meta::Time {
+                seconds: Some(1_700_000_000),
+                nanos: Some(5),
+            }),
             // A non-pointer int64 with omitempty: zero is dropped.
             generation: Some(0),
             ..Default::default()
@@ -143,14 +152,28 @@ fn deployment_with_container_ports_resources_and_strategy() {
                 match_expressions: vec![],
             }),
             template: Some(core::PodTemplateSpec {
-                metadata: Some(meta::ObjectMeta { labels, ..Default::default() }),
-                spec: Some(core::PodSpec { containers: vec![container], ..Default::default() }),
+                metadata: Some(meta::ObjectMeta {
+                    labels,
+                    ..Default::default()
+                }),
+                spec: Some(core::PodSpec {
+                    containers: vec![container],
+                    ..Default::default()
+                }),
             }),
             strategy: Some(apps::DeploymentStrategy {
                 r#type: s("RollingUpdate"),
                 rolling_update: Some(apps::RollingUpdateDeployment {
-                    max_surge: Some(IntOrString { r#type: Some(1), int_val: None, str_val: s("25%") }),
-                    max_unavailable: Some(IntOrString { r#type: Some(0), int_val: Some(0), str_val: None }),
+                    max_surge: Some(IntOrString {
+                        r#type: Some(1),
+                        int_val: None,
+                        str_val: s("25%"),
+                    }),
+                    max_unavailable: Some(IntOrString {
+                        r#type: Some(0),
+                        int_val: Some(0),
+                        str_val: None,
+                    }),
                 }),
             }),
             paused: Some(false),
@@ -193,7 +216,11 @@ fn pod_volumes_are_flattened_like_go_embedded_structs() {
     let pod = core::Pod {
         metadata: meta_named("p"),
         spec: Some(core::PodSpec {
-            containers: vec![core::Container { name: s("c"), image: s("busybox"), ..Default::default() }],
+            containers: vec![core::Container {
+                name: s("c"),
+                image: s("busybox"),
+                ..Default::default()
+            }],
             volumes: vec![
                 core::Volume {
                     name: s("cache"),
@@ -209,7 +236,9 @@ fn pod_volumes_are_flattened_like_go_embedded_structs() {
                     name: s("cfg"),
                     volume_source: Some(core::VolumeSource {
                         config_map: Some(core::ConfigMapVolumeSource {
-                            local_object_reference: Some(core::LocalObjectReference { name: s("cm") }),
+                            local_object_reference: Some(core::LocalObjectReference {
+                                name: s("cm"),
+                            }),
                             default_mode: Some(420),
                             ..Default::default()
                         }),
@@ -257,7 +286,12 @@ fn self_subject_access_review() {
         status: None,
     };
     assert_eq!(
-        decode_object(&envelope("authorization.k8s.io/v1", "SelfSubjectAccessReview", &ssar)).unwrap(),
+        decode_object(&envelope(
+            "authorization.k8s.io/v1",
+            "SelfSubjectAccessReview",
+            &ssar
+        ))
+        .unwrap(),
         json!({
             "kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
             "metadata": {"creationTimestamp": null},
@@ -273,11 +307,18 @@ fn self_subject_access_review() {
 fn self_subject_rules_review_and_self_subject_review() {
     let ssrr = authz::SelfSubjectRulesReview {
         metadata: None,
-        spec: Some(authz::SelfSubjectRulesReviewSpec { namespace: s("kube-system") }),
+        spec: Some(authz::SelfSubjectRulesReviewSpec {
+            namespace: s("kube-system"),
+        }),
         status: None,
     };
     assert_eq!(
-        decode_object(&envelope("authorization.k8s.io/v1", "SelfSubjectRulesReview", &ssrr)).unwrap(),
+        decode_object(&envelope(
+            "authorization.k8s.io/v1",
+            "SelfSubjectRulesReview",
+            &ssrr
+        ))
+        .unwrap(),
         json!({
             "kind": "SelfSubjectRulesReview", "apiVersion": "authorization.k8s.io/v1",
             "metadata": {"creationTimestamp": null},
@@ -285,9 +326,17 @@ fn self_subject_rules_review_and_self_subject_review() {
             "status": {"resourceRules": null, "nonResourceRules": null, "incomplete": false}
         })
     );
-    let ssr = authn::SelfSubjectReview { metadata: None, status: None };
+    let ssr = authn::SelfSubjectReview {
+        metadata: None,
+        status: None,
+    };
     assert_eq!(
-        decode_object(&envelope("authentication.k8s.io/v1", "SelfSubjectReview", &ssr)).unwrap(),
+        decode_object(&envelope(
+            "authentication.k8s.io/v1",
+            "SelfSubjectReview",
+            &ssr
+        ))
+        .unwrap(),
         json!({
             "kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
             "metadata": {"creationTimestamp": null},
@@ -338,7 +387,10 @@ fn eviction_with_delete_options() {
         delete_options: Some(meta::DeleteOptions {
             // Pointer set to zero: "delete now", must survive.
             grace_period_seconds: Some(0),
-            preconditions: Some(meta::Preconditions { uid: s("u-1"), resource_version: None }),
+            preconditions: Some(meta::Preconditions {
+                uid: s("u-1"),
+                resource_version: None,
+            }),
             ..Default::default()
         }),
     };
@@ -378,7 +430,12 @@ fn certificate_signing_request_bytes_and_extra() {
             request: Some(b"PEM".to_vec()),
             signer_name: s("kubernetes.io/kube-apiserver-client"),
             usages: vec!["client auth".into()],
-            extra: map(&[("scopes", certs::ExtraValue { items: vec!["a".into(), "b".into()] })]),
+            extra: map(&[(
+                "scopes",
+                certs::ExtraValue {
+                    items: vec!["a".into(), "b".into()],
+                },
+            )]),
             ..Default::default()
         }),
         status: Some(certs::CertificateSigningRequestStatus {
@@ -386,14 +443,22 @@ fn certificate_signing_request_bytes_and_extra() {
                 r#type: s("Approved"),
                 status: s("True"),
                 reason: s("KubectlApprove"),
-                last_update_time: Some(meta::Time { seconds: Some(0), nanos: None }),
+                last_update_time: Some(meta::Time {
+                    seconds: Some(0),
+                    nanos: None,
+                }),
                 ..Default::default()
             }],
             certificate: None,
         }),
     };
     assert_eq!(
-        decode_object(&envelope("certificates.k8s.io/v1", "CertificateSigningRequest", &csr)).unwrap(),
+        decode_object(&envelope(
+            "certificates.k8s.io/v1",
+            "CertificateSigningRequest",
+            &csr
+        ))
+        .unwrap(),
         json!({
             "kind": "CertificateSigningRequest", "apiVersion": "certificates.k8s.io/v1",
             "metadata": {"name": "csr-1", "creationTimestamp": null},
@@ -420,7 +485,10 @@ fn lease_micro_time() {
         spec: Some(coordination::LeaseSpec {
             holder_identity: s("node-1"),
             lease_duration_seconds: Some(40),
-            renew_time: Some(meta::MicroTime { seconds: Some(1_700_000_000), nanos: Some(123_456_789) }),
+            renew_time: Some(meta::MicroTime {
+                seconds: Some(1_700_000_000),
+                nanos: Some(123_456_789),
+            }),
             ..Default::default()
         }),
     };

@@ -27,7 +27,10 @@ fn captured_bodies_match_kubectl_json_output() {
 #[test]
 fn deployment_keeps_explicit_zero_replicas() {
     // `--replicas=0`: a Go pointer set to zero must not become "absent" (which defaults to 1).
-    assert_eq!(decode("kubectl132_deployment_replicas0")["spec"]["replicas"], 0);
+    assert_eq!(
+        decode("kubectl132_deployment_replicas0")["spec"]["replicas"],
+        0
+    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 """Generate crates/proto/src/schema/generated.rs: the field table the generic transcoder walks.
 
 Usage: gen_schema.py <k8s.io/api checkout> <k8s.io/apimachinery checkout> > src/schema/generated.rs
+       cargo fmt -p keelson-proto
 
 Both checkouts at the same release tag (we use v0.33.x, Kubernetes 1.33). Nothing upstream is
 copied into the repository: only field numbers, wire types and JSON facts end up in the table.

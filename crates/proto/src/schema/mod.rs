@@ -99,3 +99,39 @@ pub fn kinds() -> impl Iterator<Item = (&'static str, &'static str)> {
 pub(crate) fn all_messages() -> &'static [Message] {
     MESSAGES
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_consistent() {
+        for msg in all_messages() {
+            for f in msg.fields {
+                if let Ty::Message(i) = f.ty {
+                    assert!(usize::from(i) < MESSAGES.len(), "{}.{}", msg.name, f.json);
+                }
+                assert_eq!(f.inline, f.json.is_empty(), "{}.{}", msg.name, f.num);
+            }
+            if msg.special == Special::NamedSlice {
+                assert_eq!(msg.fields.len(), 1, "{}", msg.name);
+                assert_eq!(msg.fields[0].card, Card::Repeated, "{}", msg.name);
+            }
+        }
+        for (api_version, kind, index) in KINDS {
+            let name = message(*index).name;
+            assert!(
+                name.ends_with(&format!(".{kind}")),
+                "{api_version} {kind} -> {name}"
+            );
+        }
+        assert_eq!(
+            message(DELETE_OPTIONS).name,
+            "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions"
+        );
+        assert!(lookup_kind("v1", "ConfigMap").is_some());
+        assert!(lookup_kind("policy/v1", "Eviction").is_some());
+        assert!(lookup_kind("autoscaling/v2", "HorizontalPodAutoscaler").is_some());
+        assert!(lookup_kind("", "DeleteOptions").is_none());
+    }
+}

@@ -12,7 +12,11 @@ pub struct GroupVersionKind {
 
 impl GroupVersionKind {
     pub fn new(group: &str, version: &str, kind: &str) -> Self {
-        Self { group: group.into(), version: version.into(), kind: kind.into() }
+        Self {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+        }
     }
 
     /// `v1` for the core group, `apps/v1` otherwise.
@@ -85,8 +89,16 @@ impl ResourceInfo {
 }
 
 /// Verbs of an ordinary stored resource.
-pub const STANDARD_VERBS: &[&str] =
-    &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+pub const STANDARD_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 /// Every built-in resource of every served group-version, in a stable order (core first, then
 /// groups in upstream's discovery order). Preferred versions come first within a group.

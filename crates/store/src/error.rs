@@ -8,11 +8,20 @@ pub enum StoreError {
     #[error("key not found")]
     NotFound,
     #[error("revision conflict: expected {expected}, found {}", current.mod_revision)]
-    Conflict { expected: Revision, current: Box<KeyValue> },
+    Conflict {
+        expected: Revision,
+        current: Box<KeyValue>,
+    },
     #[error("required revision {requested} has been compacted (compacted up to {compacted})")]
-    Compacted { requested: Revision, compacted: Revision },
+    Compacted {
+        requested: Revision,
+        compacted: Revision,
+    },
     #[error("required revision {requested} is a future revision (current {current})")]
-    FutureRevision { requested: Revision, current: Revision },
+    FutureRevision {
+        requested: Revision,
+        current: Revision,
+    },
     #[error("lease {0} not found")]
     LeaseNotFound(i64),
     #[error("request too large: {size} bytes, limit {limit}")]

@@ -48,8 +48,12 @@ pub type WatchStream = futures::stream::BoxStream<'static, Result<WatchEvent, St
 pub trait Store: Send + Sync + 'static {
     /// Create `key` if it does not exist. Returns the new key-value (its `mod_revision` is the
     /// revision of the write). Fails with [`StoreError::AlreadyExists`] otherwise.
-    async fn create(&self, key: &str, value: Bytes, lease: Option<LeaseId>)
-    -> Result<KeyValue, StoreError>;
+    async fn create(
+        &self,
+        key: &str,
+        value: Bytes,
+        lease: Option<LeaseId>,
+    ) -> Result<KeyValue, StoreError>;
 
     /// Replace `key`'s value if its `mod_revision` equals `expected_mod_revision`.
     /// Fails with [`StoreError::NotFound`] if the key is absent and with
@@ -72,8 +76,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Read one key at `revision` (`None` = current). Returns the value (if present) and the
     /// revision the read was served at.
-    async fn get(&self, key: &str, revision: Option<Revision>)
-    -> Result<(Option<KeyValue>, Revision), StoreError>;
+    async fn get(
+        &self,
+        key: &str,
+        revision: Option<Revision>,
+    ) -> Result<(Option<KeyValue>, Revision), StoreError>;
 
     /// Read a key range in key order. See [`RangeRequest`].
     async fn range(&self, request: RangeRequest) -> Result<RangeResponse, StoreError>;
@@ -82,7 +89,11 @@ pub trait Store: Send + Sync + 'static {
     /// in revision order, with no gaps. Fails with [`StoreError::Compacted`] if
     /// `after_revision + 1` is below the compaction point. The stream ends with an error if the
     /// watcher falls too far behind or the store closes.
-    async fn watch(&self, prefix: &str, after_revision: Revision) -> Result<WatchStream, StoreError>;
+    async fn watch(
+        &self,
+        prefix: &str,
+        after_revision: Revision,
+    ) -> Result<WatchStream, StoreError>;
 
     /// The current revision of the store.
     async fn current_revision(&self) -> Result<Revision, StoreError>;

@@ -42,7 +42,11 @@ pub struct RangeRequest {
 impl RangeRequest {
     /// Every key starting with `prefix`, at the current revision.
     pub fn prefix(prefix: impl Into<String>) -> Self {
-        Self { start: prefix.into(), prefix: true, ..Self::default() }
+        Self {
+            start: prefix.into(),
+            prefix: true,
+            ..Self::default()
+        }
     }
 }
 

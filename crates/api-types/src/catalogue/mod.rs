@@ -1,5 +1,7 @@
 //! The catalogue of served resources.
 
+mod builtin;
+
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -103,5 +105,54 @@ pub const STANDARD_VERBS: &[&str] = &[
 /// Every built-in resource of every served group-version, in a stable order (core first, then
 /// groups in upstream's discovery order). Preferred versions come first within a group.
 pub fn builtin_resources() -> Vec<ResourceInfo> {
-    Vec::new()
+    builtin::resources()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_group_version_resource_is_unique() {
+        let resources = builtin_resources();
+        let mut seen = std::collections::HashSet::new();
+        for r in &resources {
+            assert!(
+                seen.insert((r.group.clone(), r.version.clone(), r.plural.clone())),
+                "{} twice",
+                r.plural
+            );
+        }
+        assert_eq!(resources.len(), 50, "the served built-in resources");
+    }
+
+    #[test]
+    fn pods_are_namespaced_with_their_subresources() {
+        let pods = builtin_resources()
+            .into_iter()
+            .find(|r| r.group.is_empty() && r.plural == "pods")
+            .unwrap();
+        assert!(pods.namespaced() && pods.stored && pods.has_verb("watch"));
+        assert_eq!(
+            pods.subresource("eviction").unwrap().kind,
+            GroupVersionKind::new("policy", "v1", "Eviction")
+        );
+        assert_eq!(
+            pods.subresource("status").unwrap().kind,
+            GroupVersionKind::new("", "v1", "Pod")
+        );
+        assert_eq!(pods.short_names, ["po"]);
+    }
+
+    #[test]
+    fn reviews_are_virtual_and_namespaces_lack_deletecollection() {
+        let all = builtin_resources();
+        let review = all
+            .iter()
+            .find(|r| r.plural == "selfsubjectaccessreviews")
+            .unwrap();
+        assert!(!review.stored && review.verbs == ["create"]);
+        let namespaces = all.iter().find(|r| r.plural == "namespaces").unwrap();
+        assert!(namespaces.stored && !namespaces.has_verb("deletecollection"));
+    }
 }

@@ -22,6 +22,7 @@ pub mod conformance;
 pub mod embedded;
 pub mod linearizability;
 pub mod memory;
+mod mvcc;
 
 pub use error::StoreError;
 pub use types::*;

@@ -96,7 +96,10 @@ fn v3_apps_document_has_scale_and_deployment_schema() {
     let deployment = &schemas["io.k8s.api.apps.v1.Deployment"];
     assert_eq!(deployment["x-kubernetes-group-version-kind"][0]["kind"], "Deployment");
     assert_eq!(deployment["properties"]["metadata"]["allOf"][0]["$ref"], "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta");
-    assert_eq!(schemas["io.k8s.api.apps.v1.DeploymentSpec"]["properties"]["replicas"], json!({"type": "integer", "format": "int32"}));
+    let spec = &schemas["io.k8s.api.apps.v1.DeploymentSpec"];
+    assert_eq!(spec["properties"]["replicas"], json!({"type": "integer", "format": "int32"}));
+    assert_eq!(spec["required"], json!(["selector", "template"]));
+    assert_eq!(schemas["io.k8s.api.core.v1.PodSpec"]["required"], json!(["containers"]));
     assert_refs_resolve(&doc, "#/components/schemas/", schemas);
 }
 

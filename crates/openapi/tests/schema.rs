@@ -190,3 +190,12 @@ fn validation_of_composition_and_counts() {
     let got = validate(&schema, &json!({"items": []}));
     assert_eq!(reasons(&got), [("FieldValueInvalid", "items", "Invalid value: []: items in body should have at least 1 items")]);
 }
+
+#[test]
+fn embedded_resources_need_api_version_and_kind() {
+    let schema = json!({"type": "object", "properties": {"template": {"type": "object",
+        "x-kubernetes-embedded-resource": true, "x-kubernetes-preserve-unknown-fields": true}}});
+    let got = validate(&schema, &json!({"template": {"apiVersion": "v1", "metadata": {}}}));
+    assert_eq!(reasons(&got), [("FieldValueRequired", "template.kind", "Required value: must not be empty")]);
+    assert!(validate(&schema, &json!({"template": {"apiVersion": "v1", "kind": "Pod"}})).is_empty());
+}

@@ -170,9 +170,7 @@ impl Definitions {
             let mut property = self.field_schema(field, description);
             extensions::add_list_extensions(owner_of(index, field), field.json, &mut property);
             properties.insert(field.json.to_string(), property);
-            // Non-pointer, non-omitempty fields are always serialised; upstream marks most
-            // of them required (e.g. Container.name, ObjectMeta has none).
-            if !field.omitempty && !field.pointer && field.card == Card::Single && is_required(msg.name, field.json) {
+            if is_required(msg.name, field.json) {
                 required.push(field.json);
             }
         }
@@ -238,21 +236,39 @@ fn owner_of(index: u16, field: &Field) -> &'static str {
     find(index, field).unwrap_or(table::message(index).name)
 }
 
-/// Upstream's `required` lists for the fields kubectl's client-side validation relies on.
+/// Upstream's `required` lists (from `+required` markers) for the fields people write most;
+/// kubectl's client-side validation and explain's "-required-" marker read them. The proto
+/// table has no such information, hence the hand-kept list.
 fn is_required(message: &str, field: &str) -> bool {
+    let Some(short) = message.strip_prefix("k8s.io.") else {
+        return false;
+    };
     matches!(
-        (message, field),
-        ("k8s.io.api.core.v1.Container", "name")
-            | ("k8s.io.api.core.v1.EphemeralContainerCommon", "name")
-            | ("k8s.io.api.core.v1.Volume", "name")
-            | ("k8s.io.api.core.v1.ContainerPort", "containerPort")
-            | ("k8s.io.api.core.v1.EnvVar", "name")
-            | ("k8s.io.api.core.v1.VolumeMount", "name" | "mountPath")
-            | ("k8s.io.api.core.v1.ServicePort", "port")
-            | ("k8s.io.api.core.v1.PodSpec", "containers")
-            | ("k8s.io.api.apps.v1.DeploymentSpec" | "k8s.io.api.apps.v1.ReplicaSetSpec" | "k8s.io.api.apps.v1.DaemonSetSpec", "selector" | "template")
-            | ("k8s.io.api.apps.v1.StatefulSetSpec", "selector" | "template")
-            | ("k8s.io.apimachinery.pkg.apis.meta.v1.OwnerReference", "apiVersion" | "kind" | "name" | "uid")
+        (short, field),
+        ("api.core.v1.Container" | "api.core.v1.EphemeralContainerCommon", "name")
+            | ("api.core.v1.Volume", "name")
+            | ("api.core.v1.ContainerPort", "containerPort")
+            | ("api.core.v1.EnvVar", "name")
+            | ("api.core.v1.VolumeMount", "name" | "mountPath")
+            | ("api.core.v1.ServicePort", "port")
+            | ("api.core.v1.PodSpec", "containers")
+            | ("api.core.v1.ConfigMapKeySelector" | "api.core.v1.SecretKeySelector", "key")
+            | ("api.core.v1.ObjectFieldSelector", "fieldPath")
+            | ("api.core.v1.ResourceFieldSelector", "resource")
+            | ("api.core.v1.HTTPGetAction" | "api.core.v1.TCPSocketAction", "port")
+            | ("api.core.v1.KeyToPath", "key" | "path")
+            | ("api.apps.v1.DeploymentSpec" | "api.apps.v1.DaemonSetSpec" | "api.apps.v1.StatefulSetSpec", "selector" | "template")
+            | ("api.apps.v1.ReplicaSetSpec", "selector")
+            | ("api.batch.v1.JobSpec", "template")
+            | ("api.batch.v1.CronJobSpec", "schedule" | "jobTemplate")
+            | ("api.rbac.v1.PolicyRule", "verbs")
+            | ("api.rbac.v1.RoleBinding" | "api.rbac.v1.ClusterRoleBinding", "roleRef")
+            | ("api.rbac.v1.RoleRef", "apiGroup" | "kind" | "name")
+            | ("api.rbac.v1.Subject", "kind" | "name")
+            | ("api.networking.v1.HTTPIngressPath", "pathType" | "backend")
+            | ("api.networking.v1.HTTPIngressRuleValue", "paths")
+            | ("apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement", "key" | "operator")
+            | ("apimachinery.pkg.apis.meta.v1.OwnerReference", "apiVersion" | "kind" | "name" | "uid")
     )
 }
 

@@ -305,6 +305,14 @@ fn check_object(schema: &Value, map: &Map<String, Value>, value: &Value, at: &st
     {
         out.push(invalid(at, value, &format!("{} in body should have at least {min} properties", subject(at))));
     }
+    // Embedded objects must say what they are (apiextensions' validateEmbeddedResource).
+    if flag(schema, "x-kubernetes-embedded-resource") {
+        for name in ["apiVersion", "kind"] {
+            if map.get(name).and_then(Value::as_str).is_none_or(str::is_empty) {
+                out.push(error("FieldValueRequired", &path::key(at, name), "Required value: must not be empty".into()));
+            }
+        }
+    }
     if let Some(required) = schema.get("required").and_then(Value::as_array) {
         for name in required.iter().filter_map(Value::as_str) {
             if !map.contains_key(name) {

@@ -19,13 +19,11 @@ pub(super) fn list_segments(dir: &Path) -> io::Result<Vec<u64>> {
     for entry in fs::read_dir(dir)? {
         let name = entry?.file_name();
         let name = name.to_string_lossy();
-        if let Some(seq) = name
+        let seq = name
             .strip_prefix("wal-")
-            .and_then(|n| n.strip_suffix(".log"))
-        {
-            if let Ok(seq) = seq.parse() {
-                seqs.push(seq);
-            }
+            .and_then(|n| n.strip_suffix(".log"));
+        if let Some(Ok(seq)) = seq.map(str::parse) {
+            seqs.push(seq);
         }
     }
     seqs.sort_unstable();

@@ -111,22 +111,38 @@ fn check_lease(state: &State, lease: Option<LeaseId>) -> Result<LeaseId, StoreEr
 impl Engine {
     /// Run `mutation` under the state lock, hand its batch to the journal, then wait (outside
     /// the lock) until the journal says it is durable.
+    ///
+    /// A refused mutation (conflict, not found, ...) may have been judged against writes that
+    /// are not durable yet, so it waits for them too (an empty barrier batch): otherwise a
+    /// client could see a conflict caused by a write that a later read does not show, or that
+    /// a crash erases.
     async fn mutate<T>(
         &self,
         mutation: impl FnOnce(&mut State) -> Result<(T, CommitBatch), StoreError>,
     ) -> Result<T, StoreError> {
-        let pending = {
+        let (output, pending) = {
             let mut state = self.shared.state.lock();
             state.check_open()?;
-            let (output, batch) = mutation(&mut state)?;
-            let pending = self.journal.submit(&self.shared, &mut state, batch)?;
-            (output, pending)
+            let (output, batch) = match mutation(&mut state) {
+                Ok((output, batch)) => (Ok(output), batch),
+                Err(err) if state.head > state.committed => (
+                    Err(err),
+                    CommitBatch {
+                        head: state.head,
+                        ..CommitBatch::default()
+                    },
+                ),
+                Err(err) => return Err(err),
+            };
+            (
+                output,
+                self.journal.submit(&self.shared, &mut state, batch)?,
+            )
         };
-        let (output, pending) = pending;
         if let Some(durable) = pending {
             durable.await.map_err(|_| StoreError::Closed)??;
         }
-        Ok(output)
+        output
     }
 
     pub async fn create(
@@ -218,13 +234,13 @@ impl Engine {
     ) -> Result<(KeyValue, Revision), StoreError> {
         self.mutate(|state| {
             let current = state.latest(key).ok_or(StoreError::NotFound)?;
-            if let Some(expected) = expected_mod_revision {
-                if current.mod_revision != expected {
-                    return Err(StoreError::Conflict {
-                        expected,
-                        current: Box::new(current.clone()),
-                    });
-                }
+            if let Some(expected) = expected_mod_revision
+                && current.mod_revision != expected
+            {
+                return Err(StoreError::Conflict {
+                    expected,
+                    current: Box::new(current.clone()),
+                });
             }
             let mut batch = CommitBatch::default();
             let deleted = delete_into(state, key, &mut batch).ok_or(StoreError::NotFound)?;

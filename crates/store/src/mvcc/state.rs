@@ -196,10 +196,11 @@ impl State {
     /// version, if the key was live.
     pub fn install_put(&mut self, kv: KeyValue) -> Option<KeyValue> {
         let prev = self.latest(&kv.key).cloned();
-        if let Some(prev) = &prev {
-            if prev.lease != 0 && prev.lease != kv.lease {
-                self.leases.detach(prev.lease, &kv.key);
-            }
+        if let Some(prev) = &prev
+            && prev.lease != 0
+            && prev.lease != kv.lease
+        {
+            self.leases.detach(prev.lease, &kv.key);
         }
         if kv.lease != 0 {
             self.leases.attach(kv.lease, &kv.key);

@@ -1,0 +1,68 @@
+//! The in-memory backend against the conformance suite, plus what only it can show cheaply.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use keelson_store::memory::MemStore;
+use keelson_store::{Store, StoreError};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_store_passes_the_conformance_suite() {
+    keelson_store::conformance::run_all(Arc::new(MemStore::new()), "/conformance/").await;
+}
+
+#[tokio::test]
+async fn revisions_start_at_one_and_grow_by_one_per_mutation() {
+    let store = MemStore::new();
+    assert_eq!(store.current_revision().await.unwrap(), 1);
+    let a = store
+        .create("a", Bytes::from_static(b"1"), None)
+        .await
+        .unwrap();
+    assert_eq!(a.mod_revision, 2, "the first write gets revision 2");
+    assert!(store.create("a", Bytes::new(), None).await.is_err());
+    assert!(store.update("a", Bytes::new(), 99, None).await.is_err());
+    assert_eq!(
+        store.current_revision().await.unwrap(),
+        2,
+        "failed writes do not bump the revision"
+    );
+    let b = store
+        .update("a", Bytes::from_static(b"2"), 2, None)
+        .await
+        .unwrap();
+    assert_eq!(b.mod_revision, 3);
+    let (_, deleted_at) = store.delete("a", None).await.unwrap();
+    assert_eq!(deleted_at, 4);
+    assert_eq!(store.current_revision().await.unwrap(), 4);
+}
+
+#[tokio::test]
+async fn a_watcher_that_falls_behind_is_cancelled() {
+    let store = MemStore::with_watch_buffer(4);
+    let mut watch = store.watch("", 1).await.unwrap();
+    for i in 0..20 {
+        store
+            .create(&format!("k{i}"), Bytes::new(), None)
+            .await
+            .unwrap();
+    }
+    match watch.next().await {
+        Some(Err(StoreError::WatchLagged)) => {}
+        other => panic!("expected WatchLagged, got {other:?}"),
+    }
+    assert!(
+        watch.next().await.is_none(),
+        "the stream ends after WatchLagged"
+    );
+}
+
+#[tokio::test]
+async fn watches_end_when_the_store_is_dropped() {
+    let store = MemStore::new();
+    let mut watch = store.watch("", 1).await.unwrap();
+    drop(store);
+    assert!(matches!(watch.next().await, Some(Err(StoreError::Closed))));
+    assert!(watch.next().await.is_none());
+}

@@ -1,13 +1,15 @@
 //! Durability across an etcd crash: acknowledged writes survive a SIGKILL and restart on the
-//! same data directory, and a store connected before the crash reconnects by itself.
+//! same data directory, watches on the dead member fail instead of hanging, and a store
+//! connected before the crash reconnects by itself.
 
 mod support;
 
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use keelson_store::{RangeRequest, Store};
-use support::EtcdServer;
+use support::{EtcdServer, within};
 
 #[tokio::test]
 async fn writes_survive_an_etcd_restart() {
@@ -33,7 +35,18 @@ async fn writes_survive_an_etcd_restart() {
         .unwrap();
     written[0] = updated;
     let revision = store.current_revision().await.unwrap();
+    let mut watch = store.watch("/k/", revision).await.unwrap();
 
+    etcd.kill();
+    // A watch on the dead member ends with an error rather than hanging.
+    match within(15, watch.next()).await {
+        Some(Err(_)) => {}
+        other => panic!("a watch on a killed etcd should fail, got {other:?}"),
+    }
+    assert!(
+        within(15, watch.next()).await.is_none(),
+        "the watch stream ends after its error"
+    );
     etcd.restart().await;
 
     let fresh = etcd.store("/restart").await;

@@ -97,7 +97,9 @@ fn v3_apps_document_has_scale_and_deployment_schema() {
     assert_eq!(deployment["x-kubernetes-group-version-kind"][0]["kind"], "Deployment");
     assert_eq!(deployment["properties"]["metadata"]["allOf"][0]["$ref"], "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta");
     let spec = &schemas["io.k8s.api.apps.v1.DeploymentSpec"];
-    assert_eq!(spec["properties"]["replicas"], json!({"type": "integer", "format": "int32"}));
+    let replicas = &spec["properties"]["replicas"];
+    assert_eq!((&replicas["type"], &replicas["format"]), (&json!("integer"), &json!("int32")));
+    assert!(replicas["description"].as_str().unwrap().starts_with("Number of desired pods"));
     assert_eq!(spec["required"], json!(["selector", "template"]));
     assert_eq!(schemas["io.k8s.api.core.v1.PodSpec"]["required"], json!(["containers"]));
     assert_refs_resolve(&doc, "#/components/schemas/", schemas);

@@ -166,9 +166,12 @@ impl Definitions {
         }
         let mut required = Vec::new();
         for field in table::json_fields(index) {
-            let description = if gvks.is_empty() { None } else { extensions::field_description(kind, field.json) };
+            let owner = owner_of(index, field);
+            let description = extensions::common_field_description(owner, field.json)
+                .map(str::to_string)
+                .or_else(|| if gvks.is_empty() { None } else { extensions::field_description(kind, field.json) });
             let mut property = self.field_schema(field, description);
-            extensions::add_list_extensions(owner_of(index, field), field.json, &mut property);
+            extensions::add_list_extensions(owner, field.json, &mut property);
             properties.insert(field.json.to_string(), property);
             if is_required(msg.name, field.json) {
                 required.push(field.json);
@@ -187,18 +190,20 @@ impl Definitions {
     }
 
     fn field_schema(&mut self, field: &Field, description: Option<String>) -> Value {
-        let item = match (field.ty, description) {
-            (Ty::Message(i), d) if field.card == Card::Single => {
-                let name = self.add_message(i);
-                return self.flavor.described_reference(&name, d);
-            }
-            (ty, _) => self.value_schema(ty),
-        };
-        match field.card {
+        if let (Ty::Message(i), Card::Single) = (field.ty, field.card) {
+            let name = self.add_message(i);
+            return self.flavor.described_reference(&name, description);
+        }
+        let item = self.value_schema(field.ty);
+        let mut schema = match field.card {
             Card::Single => item,
             Card::Repeated => json!({"type": "array", "items": item}),
             Card::Map(_) => json!({"type": "object", "additionalProperties": item}),
+        };
+        if let Some(description) = description {
+            schema["description"] = Value::String(description);
         }
+        schema
     }
 
     fn value_schema(&mut self, ty: Ty) -> Value {

@@ -32,8 +32,10 @@ pub fn v3_group_version_document(
     custom_schemas: &HashMap<String, Value>,
 ) -> Value {
     let mut defs = Definitions::new(Flavor::V3);
-    let paths = collect_paths(resources, &mut defs, |r| custom_schemas.get(&r.kind));
-    let _ = (group, version);
+    // Only this group-version's resources belong in its document, whatever the caller passes.
+    let own: Vec<ResourceInfo> =
+        resources.iter().filter(|r| r.group == group && r.version == version).cloned().collect();
+    let paths = collect_paths(&own, &mut defs, |r| custom_schemas.get(&r.kind));
     json!({
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": "unversioned"},

@@ -99,6 +99,15 @@ impl EtcdStore {
     }
 }
 
+impl std::fmt::Debug for EtcdStore {
+    // The etcd-client handles print nothing useful; the namespace tells stores apart.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdStore")
+            .field("namespace", &self.ns)
+            .finish_non_exhaustive()
+    }
+}
+
 #[async_trait]
 impl Store for EtcdStore {
     async fn create(

@@ -8,7 +8,8 @@ CACHE_DIR="${KEELSON_CACHE:-/var/cache/keelson}"
 VENV="$CACHE_DIR/venv"
 mkdir -p "$CACHE_DIR"
 
-debian_packages=(etcd-server etcd-client ca-certificates curl iproute2 procps)
+# protobuf-compiler: etcd-client generates its gRPC stubs from etcd's .proto files at build time.
+debian_packages=(etcd-server etcd-client protobuf-compiler ca-certificates curl iproute2 procps)
 missing=()
 for pkg in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -1,6 +1,10 @@
 //! Validation of an object against a structural schema, with upstream's error reasons and
 //! wording (kube-openapi's validator as apiextensions converts its errors to field errors).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use regex::Regex;
 use serde_json::{Map, Value};
 
 use super::path;
@@ -239,11 +243,26 @@ fn check_string(schema: &Value, s: &str, value: &Value, at: &str, out: &mut Vec<
         out.push(invalid(at, value, &format!("{} in body should be at least {min} chars long", subject(at))));
     }
     if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
-        && let Ok(re) = regex::Regex::new(pattern)
-        && !re.is_match(s)
+        && matches(pattern, s) == Some(false)
     {
         out.push(invalid(at, value, &format!("{} in body should match '{pattern}'", subject(at))));
     }
+}
+
+/// Whether `s` matches `pattern`; None when the pattern does not compile (the CRD's own
+/// validation rejects those, so there is nothing to report here). Compiled patterns are kept
+/// per thread: the same few patterns are checked against every item of every request.
+fn matches(pattern: &str, s: &str) -> Option<bool> {
+    thread_local! {
+        static COMPILED: RefCell<HashMap<String, Option<Regex>>> = RefCell::new(HashMap::new());
+    }
+    COMPILED.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.len() > 1024 {
+            cache.clear();
+        }
+        cache.entry(pattern.to_string()).or_insert_with(|| Regex::new(pattern).ok()).as_ref().map(|re| re.is_match(s))
+    })
 }
 
 fn check_array(schema: &Value, items: &[Value], value: &Value, at: &str, out: &mut Vec<ValidationError>) {

@@ -3,7 +3,7 @@
 //! for built-in kinds.
 //!
 //! Sans-IO: resource descriptions and JSON in, JSON (or protobuf bytes) out.
-//! - Built-in kinds' schemas are generated from keelson-proto's field table ([`builtin`]).
+//! - Built-in kinds' schemas are generated from keelson-proto's field table (module `builtin`).
 //! - [`v3_index`], [`v3_group_version_document`], [`v2_document`], [`v2_protobuf`]: documents.
 //! - [`unknown_fields`]: fields of a built-in object its kind does not have.
 //! - [`schema`]: apiextensions' structural schema semantics for custom resources.

@@ -23,3 +23,32 @@ pub struct UserInfo {
     pub groups: Vec<String>,
     pub extra: BTreeMap<String, Vec<String>>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The server keeps these in an `Arc` shared across tasks and converts `AuthError` into
+    /// its own error type, so they must stay thread-safe.
+    #[test]
+    fn shared_types_are_thread_safe() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<AuthError>();
+        assert_send_sync::<pki::ClusterPki>();
+        assert_send_sync::<serviceaccount::TokenIssuer>();
+        assert_send_sync::<rbac::Authorizer>();
+    }
+
+    #[test]
+    fn user_info_round_trips_through_json() {
+        let user = UserInfo {
+            username: "alice".into(),
+            uid: "u1".into(),
+            groups: vec!["devs".into()],
+            extra: BTreeMap::from([("scopes".to_string(), vec!["a".to_string()])]),
+        };
+        let json = serde_json::to_value(&user).unwrap();
+        assert_eq!(json["username"], "alice");
+        assert_eq!(serde_json::from_value::<UserInfo>(json).unwrap(), user);
+    }
+}

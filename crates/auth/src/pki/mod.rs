@@ -28,7 +28,8 @@ pub const CA_COMMON_NAME: &str = "keelson-ca";
 pub const ADMIN_USER: &str = "kubernetes-admin";
 pub const ADMIN_GROUP: &str = "system:masters";
 
-/// The loaded PKI. Keys stay in memory as PEM; nothing here is shared beyond the process.
+/// The loaded PKI. The serving, admin and service-account keys are held in memory as PEM; the
+/// CA key is read from disk only when a certificate has to be issued.
 pub struct ClusterPki {
     dir: PathBuf,
     ca_cert_pem: String,

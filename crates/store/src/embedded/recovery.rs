@@ -12,6 +12,9 @@ use super::record::Reader;
 use crate::StoreError;
 use crate::mvcc::State;
 
+/// TTL, in seconds, of a lease recreated for keys whose revocation was interrupted.
+const ORPHANED_LEASE_TTL: i64 = 1;
+
 pub(super) struct Recovered {
     pub state: State,
     pub segment: File,
@@ -25,6 +28,7 @@ pub(super) fn recover(dir: &Path) -> Result<Recovered, StoreError> {
     files::remove_segments_before(dir, first_seq)?;
     let segments = files::list_segments(dir)?;
     let Some(&last_seq) = segments.last() else {
+        state.adopt_orphaned_lease_keys(ORPHANED_LEASE_TTL);
         let segment = files::create_segment(dir, first_seq)?;
         return Ok(Recovered {
             state,
@@ -37,6 +41,7 @@ pub(super) fn recover(dir: &Path) -> Result<Recovered, StoreError> {
     for &seq in &segments {
         last_len = replay_segment(dir, seq, seq == last_seq, &mut state)?;
     }
+    state.adopt_orphaned_lease_keys(ORPHANED_LEASE_TTL);
     let segment = OpenOptions::new()
         .append(true)
         .open(files::segment_path(dir, last_seq))?;

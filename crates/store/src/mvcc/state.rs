@@ -8,7 +8,9 @@ use bytes::Bytes;
 
 use super::change::Change;
 use super::leases::LeaseTable;
-use crate::{EventKind, KeyValue, RangeRequest, RangeResponse, Revision, StoreError, WatchEvent};
+use crate::{
+    EventKind, KeyValue, LeaseId, RangeRequest, RangeResponse, Revision, StoreError, WatchEvent,
+};
 
 /// One entry of a key's history: the version written at `mod_revision`, or `None` when the key
 /// was deleted at `mod_revision`.
@@ -232,6 +234,30 @@ impl State {
         prev
     }
 
+    /// Re-create, with a short TTL, every lease that live keys still carry but the lease table
+    /// lacks. That happens only when a snapshot was taken while the lease's revocation was
+    /// queued and the process died before the revocation reached the log: the keys were about
+    /// to be deleted, so they expire promptly instead of living forever.
+    pub fn adopt_orphaned_lease_keys(&mut self, ttl: i64) {
+        let orphans: Vec<(LeaseId, String)> = self
+            .keys
+            .values()
+            .filter_map(|versions| versions.last()?.kv.as_ref())
+            .filter(|kv| kv.lease != 0 && !self.leases.contains(kv.lease))
+            .map(|kv| (kv.lease, kv.key.clone()))
+            .collect();
+        for (lease, key) in orphans {
+            if !self.leases.contains(lease) {
+                tracing::warn!(
+                    lease,
+                    "recreating a lease that was being revoked when the store stopped"
+                );
+                self.leases.grant(lease, ttl);
+            }
+            self.leases.attach(lease, &key);
+        }
+    }
+
     /// Drop every version that no read at or above `revision` can see.
     pub fn compact_to(&mut self, revision: Revision) {
         self.keys.retain(|_, versions| {
@@ -279,5 +305,51 @@ impl State {
             Change::Compact { revision } => self.compact_to(revision),
         }
         self.committed = self.head;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(key: &str, revision: Revision, lease: LeaseId) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Bytes::from_static(b"v"),
+            create_revision: revision,
+            mod_revision: revision,
+            version: 1,
+            lease,
+        }
+    }
+
+    #[test]
+    fn compaction_keeps_the_version_visible_at_the_compaction_point() {
+        let mut state = State::default();
+        state.install_put(kv("a", 2, 0));
+        state.install_put(kv("a", 3, 0));
+        state.install_put(kv("b", 4, 0));
+        state.install_delete("b", 5);
+        state.install_put(kv("a", 6, 0));
+        state.committed = state.head;
+        state.compact_to(5);
+        let a: Vec<_> = state.keys["a"].iter().map(|v| v.mod_revision).collect();
+        assert_eq!(a, [3, 6], "a: the version visible at 5, and newer ones");
+        assert!(
+            !state.keys.contains_key("b"),
+            "b was deleted at or before the compaction point"
+        );
+        assert_eq!(state.get("a", 5).map(|kv| kv.mod_revision), Some(3));
+    }
+
+    #[test]
+    fn keys_of_a_lease_missing_from_the_table_get_it_back() {
+        let mut state = State::default();
+        state.install_put(kv("a", 2, 7));
+        state.install_put(kv("b", 3, 0));
+        state.adopt_orphaned_lease_keys(1);
+        let lease = &state.leases.leases[&7];
+        assert_eq!(lease.ttl, 1);
+        assert_eq!(lease.keys.iter().collect::<Vec<_>>(), ["a"]);
     }
 }

@@ -288,4 +288,6 @@ impl Authorizer {
 }
 
 #[cfg(test)]
+mod policy_tests;
+#[cfg(test)]
 mod tests;

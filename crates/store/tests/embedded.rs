@@ -351,7 +351,7 @@ fn acknowledged_writes_survive_kill_9() {
         .expect("re-run the test binary as the writer");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut acked = Vec::new();
-    while acked.len() < 500 {
+    while acked.len() < 3000 {
         let Some(line) = lines.next() else { break };
         if let Some(key) = line.unwrap().strip_prefix("acked ") {
             acked.push(key.to_owned());

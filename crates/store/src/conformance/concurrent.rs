@@ -33,6 +33,14 @@ impl Rng {
 
 pub(super) async fn concurrent_writers(store: Arc<dyn Store>, prefix: &str) {
     let start = store.current_revision().await.expect("current_revision");
+    let epoch = Instant::now();
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|writer| tokio::spawn(run_writer(store.clone(), prefix.to_owned(), writer, epoch)))
+        .collect();
+
+    // Join while the writers are busy, from the revision before they started: the watch must
+    // replay what it missed and switch to live events without a gap or a duplicate.
+    wait_for_some_writes(&*store, start).await;
     let mut watch = store.watch(prefix, start).await.expect("watch");
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let recorder = tokio::spawn(async move {
@@ -43,10 +51,6 @@ pub(super) async fn concurrent_writers(store: Arc<dyn Store>, prefix: &str) {
         }
     });
 
-    let epoch = Instant::now();
-    let writers: Vec<_> = (0..WRITERS)
-        .map(|writer| tokio::spawn(run_writer(store.clone(), prefix.to_owned(), writer, epoch)))
-        .collect();
     let mut history = Vec::new();
     for writer in writers {
         match writer.await {
@@ -91,6 +95,16 @@ pub(super) async fn concurrent_writers(store: Arc<dyn Store>, prefix: &str) {
     check_watch_matches_writes(&seen, &acknowledged);
     if let Err(err) = linearizability::check(&CasRegister, &history) {
         panic!("concurrent writers: {err}; history: {history:#?}");
+    }
+}
+
+async fn wait_for_some_writes(store: &dyn Store, start: Revision) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if store.current_revision().await.expect("current_revision") > start + 20 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 

@@ -78,6 +78,7 @@ impl EmbeddedStore {
                 snapshot_after_bytes: options.snapshot_after_log_bytes,
                 shared: shared.clone(),
                 counters: Default::default(),
+                failure: None,
             }
             .start()?,
         );

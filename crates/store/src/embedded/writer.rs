@@ -101,6 +101,9 @@ pub(super) struct LogWriter {
     pub snapshot_after_bytes: u64,
     pub shared: Arc<Shared>,
     pub counters: Arc<Counters>,
+    /// The first write or fsync error. After one, the segment may end in a partial record, so
+    /// nothing more is appended and every later submission fails too.
+    pub failure: Option<(io::ErrorKind, String)>,
 }
 
 impl LogWriter {
@@ -139,13 +142,25 @@ impl LogWriter {
             }
             let written = self.append(&buffer);
             self.finish_group(&mut group, written);
-            if compacted || self.segment_len >= self.snapshot_after_bytes {
+            let healthy = self.failure.is_none();
+            if healthy && (compacted || self.segment_len >= self.snapshot_after_bytes) {
                 self.snapshot();
             }
         }
     }
 
     fn append(&mut self, buffer: &[u8]) -> io::Result<()> {
+        if let Some((kind, message)) = &self.failure {
+            return Err(io::Error::new(*kind, message.clone()));
+        }
+        let result = self.write_and_sync(buffer);
+        if let Err(err) = &result {
+            self.failure = Some((err.kind(), err.to_string()));
+        }
+        result
+    }
+
+    fn write_and_sync(&mut self, buffer: &[u8]) -> io::Result<()> {
         if buffer.is_empty() {
             // Only barriers in this group: everything before them is already durable.
             return Ok(());

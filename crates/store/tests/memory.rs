@@ -66,3 +66,33 @@ async fn watches_end_when_the_store_is_dropped() {
     assert!(matches!(watch.next().await, Some(Err(StoreError::Closed))));
     assert!(watch.next().await.is_none());
 }
+
+#[tokio::test]
+async fn keep_alive_postpones_expiry() {
+    let store = MemStore::new();
+    let lease = store.lease_grant(1).await.unwrap();
+    store
+        .create("/leased", Bytes::new(), Some(lease))
+        .await
+        .unwrap();
+    for _ in 0..6 {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(store.lease_keep_alive(lease).await.unwrap(), 1);
+    }
+    assert!(
+        store.get("/leased", None).await.unwrap().0.is_some(),
+        "kept-alive lease expired"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while store.get("/leased", None).await.unwrap().0.is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "lease did not expire after keep-alives stopped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(matches!(
+        store.lease_keep_alive(lease).await,
+        Err(StoreError::LeaseNotFound(_))
+    ));
+}

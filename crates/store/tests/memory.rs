@@ -96,3 +96,43 @@ async fn keep_alive_postpones_expiry() {
         Err(StoreError::LeaseNotFound(_))
     ));
 }
+
+/// Stricter than the conformance suite (which etcd also runs): the in-process backends report
+/// the revision a past read was served at, and the compaction point in `Compacted`.
+#[tokio::test]
+async fn past_reads_report_their_revision_and_compaction_point() {
+    let store = MemStore::new();
+    let a = store
+        .create("/a", Bytes::from_static(b"1"), None)
+        .await
+        .unwrap();
+    let b = store
+        .update("/a", Bytes::from_static(b"2"), a.mod_revision, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get("/a", Some(a.mod_revision)).await.unwrap().1,
+        a.mod_revision
+    );
+    let request = keelson_store::RangeRequest {
+        revision: Some(a.mod_revision),
+        ..keelson_store::RangeRequest::prefix("/")
+    };
+    assert_eq!(store.range(request).await.unwrap().revision, a.mod_revision);
+    store.compact(b.mod_revision).await.unwrap();
+    match store.get("/a", Some(a.mod_revision)).await {
+        Err(StoreError::Compacted {
+            requested,
+            compacted,
+        }) => {
+            assert_eq!((requested, compacted), (a.mod_revision, b.mod_revision));
+        }
+        other => panic!("expected Compacted, got {other:?}"),
+    }
+    match store.get("/a", Some(100)).await {
+        Err(StoreError::FutureRevision { requested, current }) => {
+            assert_eq!((requested, current), (100, 3))
+        }
+        other => panic!("expected FutureRevision, got {other:?}"),
+    }
+}

@@ -26,8 +26,9 @@ pub(super) async fn compaction(store: &dyn Store, prefix: &str) {
             compacted,
         }) => {
             assert_eq!(requested, v1.mod_revision, "Compacted.requested");
+            // etcd's error does not carry the compaction point, so a backend may report less.
             assert!(
-                compacted >= v2.mod_revision,
+                compacted <= v3.mod_revision,
                 "Compacted.compacted = {compacted}"
             );
         }

@@ -96,9 +96,10 @@ pub(super) async fn create_update_delete(store: &dyn Store, prefix: &str) {
         Some(&created),
         "get at the create's revision returns the first version"
     );
-    assert_eq!(
-        served_at, created.mod_revision,
-        "get at a past revision reports that revision"
+    // The in-process backends report the requested revision; etcd reports its current one.
+    assert!(
+        served_at >= created.mod_revision,
+        "get at a past revision served at {served_at}"
     );
 
     let (deleted, deleted_at) = store
@@ -156,7 +157,8 @@ pub(super) async fn future_revisions_are_refused(store: &dyn Store, prefix: &str
         Err(StoreError::FutureRevision { requested, current }) => {
             assert_eq!(requested, future, "FutureRevision.requested");
             assert!(
-                current >= written.mod_revision && current < future,
+                // 0 allowed: etcd's error does not say what the current revision is.
+                current < future,
                 "FutureRevision.current = {current}"
             );
         }

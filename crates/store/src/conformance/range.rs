@@ -151,9 +151,11 @@ pub(super) async fn ranges(store: &dyn Store, prefix: &str) {
         b"b0",
         "range at a past revision sees old values"
     );
-    assert_eq!(
-        past.revision, before_changes,
-        "range at a past revision reports that revision"
+    // The in-process backends report the requested revision; etcd reports its current one.
+    assert!(
+        past.revision >= before_changes,
+        "range at a past revision served at {}",
+        past.revision
     );
     let past_limited = RangeRequest {
         revision: Some(before_changes),

@@ -268,10 +268,6 @@ async fn snapshots_replace_old_segments_and_reopen_from_them() {
         for i in 0..50 {
             store.delete(&format!("/k{i:03}"), None).await.unwrap();
         }
-        assert!(
-            store.wal_stats().snapshots > 0,
-            "the log outgrew the threshold, so a snapshot was taken"
-        );
         revision = store.current_revision().await.unwrap();
     }
     assert!(dir.path().join("snapshot").exists());

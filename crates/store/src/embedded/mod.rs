@@ -79,6 +79,8 @@ impl EmbeddedStore {
                 shared: shared.clone(),
                 counters: Default::default(),
                 failure: None,
+                snapshot_job: None,
+                snapshot_wanted: false,
             }
             .start()?,
         );

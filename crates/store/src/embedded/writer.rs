@@ -104,6 +104,10 @@ pub(super) struct LogWriter {
     /// The first write or fsync error. After one, the segment may end in a partial record, so
     /// nothing more is appended and every later submission fails too.
     pub failure: Option<(io::ErrorKind, String)>,
+    /// The snapshot being written in the background, if any (at most one at a time).
+    pub snapshot_job: Option<SnapshotJob>,
+    /// A snapshot is due (log too long, or a compaction freed history).
+    pub snapshot_wanted: bool,
 }
 
 impl LogWriter {
@@ -142,11 +146,13 @@ impl LogWriter {
             }
             let written = self.append(&buffer);
             self.finish_group(&mut group, written);
-            let healthy = self.failure.is_none();
-            if healthy && (compacted || self.segment_len >= self.snapshot_after_bytes) {
-                self.snapshot();
+            self.snapshot_wanted |= compacted || self.segment_len >= self.snapshot_after_bytes;
+            self.reap_snapshot(false);
+            if self.snapshot_wanted && self.snapshot_job.is_none() && self.failure.is_none() {
+                self.start_snapshot();
             }
         }
+        self.reap_snapshot(true);
     }
 
     fn append(&mut self, buffer: &[u8]) -> io::Result<()> {
@@ -201,28 +207,69 @@ impl LogWriter {
         }
     }
 
-    /// Write a snapshot and start a new segment; on failure keep appending to the current one.
-    fn snapshot(&mut self) {
+    /// Start a new segment and write a snapshot of everything before it in the background,
+    /// so writers are not held up by writing the whole state. The snapshot is encoded here,
+    /// between groups, so it matches the segment boundary exactly.
+    fn start_snapshot(&mut self) {
         let next_seq = self.segment_seq + 1;
         let encoded = snapshot::encode(&self.shared.state.lock(), next_seq);
-        let result = files::create_segment(&self.dir, next_seq).and_then(|segment| {
-            snapshot::write(&self.dir, &encoded)?;
-            Ok(segment)
-        });
-        match result {
+        match files::create_segment(&self.dir, next_seq) {
             Ok(segment) => {
                 self.segment = segment;
                 self.segment_seq = next_seq;
                 self.segment_len = files::SEGMENT_MAGIC.len() as u64;
-                self.counters.snapshots.fetch_add(1, Ordering::Relaxed);
-                if let Err(err) = files::remove_segments_before(&self.dir, next_seq) {
-                    tracing::warn!(error = %err, "removing old store log segments failed");
+                self.snapshot_wanted = false;
+                match SnapshotJob::spawn(self.dir.clone(), encoded, next_seq) {
+                    Ok(job) => self.snapshot_job = Some(job),
+                    Err(err) => tracing::warn!(error = %err, "starting a store snapshot failed"),
                 }
             }
             Err(err) => {
-                tracing::warn!(error = %err, "writing a store snapshot failed; keeping the current log segment");
+                tracing::warn!(error = %err, "starting a new store log segment failed; keeping the current one");
                 let _ = std::fs::remove_file(files::segment_path(&self.dir, next_seq));
             }
         }
+    }
+
+    /// Collect the background snapshot if it is done (or, with `wait`, once it is). Only a
+    /// durable snapshot makes the segments before it unnecessary.
+    fn reap_snapshot(&mut self, wait: bool) {
+        let Some(job) = self.snapshot_job.take() else {
+            return;
+        };
+        if !wait && !job.thread.is_finished() {
+            self.snapshot_job = Some(job);
+            return;
+        }
+        match job.thread.join() {
+            Ok(Ok(())) => {
+                self.counters.snapshots.fetch_add(1, Ordering::Relaxed);
+                if let Err(err) = files::remove_segments_before(&self.dir, job.first_segment) {
+                    tracing::warn!(error = %err, "removing old store log segments failed");
+                }
+            }
+            // The older snapshot and segments are still there, so nothing is lost.
+            Ok(Err(err)) => tracing::warn!(error = %err, "writing a store snapshot failed"),
+            Err(_) => tracing::warn!("the store snapshot thread panicked"),
+        }
+    }
+}
+
+/// A snapshot being written by its own thread, owned (and joined) by the log writer.
+pub(super) struct SnapshotJob {
+    thread: JoinHandle<io::Result<()>>,
+    /// The segment replay starts from once this snapshot is in place.
+    first_segment: u64,
+}
+
+impl SnapshotJob {
+    fn spawn(dir: PathBuf, encoded: Vec<u8>, first_segment: u64) -> io::Result<Self> {
+        let thread = std::thread::Builder::new()
+            .name("keelson-store-snapshot".into())
+            .spawn(move || snapshot::write(&dir, &encoded))?;
+        Ok(Self {
+            thread,
+            first_segment,
+        })
     }
 }

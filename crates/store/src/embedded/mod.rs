@@ -2,8 +2,8 @@
 //! write-ahead log with group commit, and compacted into snapshots.
 //!
 //! Directory layout: `LOCK` (held exclusively while open), `snapshot` (optional) and
-//! `wal-<seq>.log` segments. See [`record`] for the record format, [`writer`] for group commit
-//! and [`snapshot`] for snapshots.
+//! `wal-<seq>.log` segments. The modules `record` (log
+//! record format), `writer` (group commit) and `snapshot` describe each part.
 
 mod files;
 mod record;

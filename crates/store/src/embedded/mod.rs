@@ -2,8 +2,8 @@
 //! write-ahead log with group commit, and compacted into snapshots.
 //!
 //! Directory layout: `LOCK` (held exclusively while open), `snapshot` (optional) and
-//! `wal-<seq>.log` segments. The modules `record` (log
-//! record format), `writer` (group commit) and `snapshot` describe each part.
+//! `wal-<seq>.log` segments. The modules `record` (log record format), `writer` (group commit)
+//! and `snapshot` describe each part.
 
 mod files;
 mod record;

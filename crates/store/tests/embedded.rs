@@ -385,3 +385,32 @@ fn acknowledged_writes_survive_kill_9() {
         }
     });
 }
+
+#[tokio::test]
+async fn dropping_the_store_stops_its_writer_and_lease_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), EmbeddedOptions::default())
+        .await
+        .unwrap();
+    let lease = store.lease_grant(60).await.unwrap();
+    store
+        .create("/leased", Bytes::new(), Some(lease))
+        .await
+        .unwrap();
+    let mut watch = store.watch("", 1).await.unwrap();
+    drop(store);
+    let mut saw_closed = false;
+    while let Ok(Some(item)) =
+        tokio::time::timeout(Duration::from_secs(2), futures::StreamExt::next(&mut watch)).await
+    {
+        saw_closed |= matches!(item, Err(StoreError::Closed));
+    }
+    assert!(
+        saw_closed,
+        "the watch should end with Closed once the store is dropped"
+    );
+    let reopened = EmbeddedStore::open(dir.path(), EmbeddedOptions::default())
+        .await
+        .unwrap();
+    assert!(reopened.get("/leased", None).await.unwrap().0.is_some());
+}

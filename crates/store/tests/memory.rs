@@ -136,3 +136,23 @@ async fn past_reads_report_their_revision_and_compaction_point() {
         other => panic!("expected FutureRevision, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn dropping_the_store_stops_its_lease_task() {
+    let store = MemStore::new();
+    let lease = store.lease_grant(60).await.unwrap(); // starts the expiry task
+    store
+        .create("/leased", Bytes::new(), Some(lease))
+        .await
+        .unwrap();
+    let mut watch = store.watch("", 1).await.unwrap();
+    assert!(watch.next().await.unwrap().is_ok());
+    drop(store);
+    // The expiry task holds only a weak reference, so the store's state (and its watch hub)
+    // is gone once the store is dropped.
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(2), watch.next()).await;
+    assert!(
+        matches!(closed, Ok(Some(Err(StoreError::Closed)))),
+        "got {closed:?}"
+    );
+}

@@ -44,6 +44,49 @@ fn label_selector_valid_syntax() {
 }
 
 #[test]
+fn label_selector_edge_syntax() {
+    let good = [
+        ("\rx", "x"),
+        (
+            "0.1.2.domain/99 notin (10.10.100.1, tick.tack.clock)",
+            "0.1.2.domain/99 notin (10.10.100.1,tick.tack.clock)",
+        ),
+        ("x notin\n (abc)", "x notin (abc)"),
+        ("x in (a,,,,,,)", "x in (,a)"),
+        ("x in (a,,a,,a,,a,,)", "x in (,a)"),
+        ("x notin (, a)", "x notin (,a)"),
+        ("x notin ( )", "x notin ()"),
+        ("a in (x,y,notin, z,in)", "a in (in,notin,x,y,z)"),
+        ("a ", "a"),
+        ("x=,z= ", "x=,z="),
+    ];
+    for (input, want) in good {
+        assert_eq!(
+            LabelSelector::parse(input).unwrap().to_string(),
+            want,
+            "{input:?}"
+        );
+    }
+    for bad in [
+        "x=a||y=b",
+        "x==a==b",
+        "!x=a",
+        "x<a",
+        "x,,y",
+        ",x,y",
+        "x nott in (y)",
+        "a in (xyz),",
+        "a in (xyz)b notin ()",
+        "a in (xyz abc)",
+        "a notin(",
+        "a (",
+        "(",
+    ] {
+        assert!(LabelSelector::parse(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
 fn label_selector_canonical_string() {
     let cases = [
         ("", ""),

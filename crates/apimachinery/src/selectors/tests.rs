@@ -283,6 +283,23 @@ fn field_selector_parsing() {
 }
 
 #[test]
+fn field_selector_restrings_as_given() {
+    for s in ["x=a,y=b,z=c", "", "x!=a,y=b", r"x=a||y\=b", r"x=a\=\=b"] {
+        assert_eq!(FieldSelector::parse(s).unwrap().to_string(), s);
+    }
+    for bad in [
+        "x=a||y=b",
+        "x==a==b",
+        "x=a,b",
+        "x in (a)",
+        "x in (a,b,c)",
+        "x",
+    ] {
+        assert!(FieldSelector::parse(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
 fn field_selector_errors() {
     let err = |s| FieldSelector::parse(s).unwrap_err().to_string();
     assert_eq!(err("a"), "invalid selector: 'a'; can't understand 'a'");

@@ -223,6 +223,20 @@ impl LabelSelector {
         }
     }
 
+    /// Upstream's `SelectorFromSet`: `key=value` for each entry, without validation
+    /// (e.g. a Service's or ReplicationController's `spec.selector` map).
+    pub fn from_set(labels: &BTreeMap<String, String>) -> Self {
+        let requirements = labels
+            .iter()
+            .map(|(key, value)| Requirement {
+                key: key.clone(),
+                operator: Operator::Equals,
+                values: vec![value.clone()],
+            })
+            .collect();
+        LabelSelector::from_requirements(requirements)
+    }
+
     /// Parses the string form (`a=b,c in (x,y),!d`); `""` selects everything.
     pub fn parse(selector: &str) -> Result<LabelSelector, SelectorError> {
         let requirements = super::parse::parse(selector)?;

@@ -242,6 +242,16 @@ fn metav1_selectors() {
 }
 
 #[test]
+fn selector_from_set() {
+    let set = labels(&[("b", "2"), ("a", "1")]);
+    let sel = LabelSelector::from_set(&set);
+    assert_eq!(sel.to_string(), "a=1,b=2");
+    assert!(sel.matches(&labels(&[("a", "1"), ("b", "2"), ("c", "3")])));
+    assert!(!sel.matches(&labels(&[("a", "1")])));
+    assert!(LabelSelector::from_set(&labels(&[])).is_empty());
+}
+
+#[test]
 fn metav1_errors() {
     let err = |v| LabelSelector::from_metav1(&v).unwrap_err().to_string();
     assert_eq!(

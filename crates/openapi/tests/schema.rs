@@ -41,7 +41,10 @@ fn crontab_schema() -> Value {
 }
 
 fn reasons(errors: &[ValidationError]) -> Vec<(&str, &str, &str)> {
-    errors.iter().map(|e| (e.reason.as_str(), e.field.as_str(), e.message.as_str())).collect()
+    errors
+        .iter()
+        .map(|e| (e.reason.as_str(), e.field.as_str(), e.message.as_str()))
+        .collect()
 }
 
 #[test]
@@ -51,7 +54,10 @@ fn defaults_fill_missing_fields_recursively() {
     apply_defaults(&crontab_schema(), &mut obj);
     assert_eq!(obj["spec"]["replicas"], 3);
     assert_eq!(obj["spec"]["policy"], "Allow");
-    assert_eq!(obj["spec"]["ports"], json!([{"name": "http", "port": 80}, {"name": "x", "port": 8080}]));
+    assert_eq!(
+        obj["spec"]["ports"],
+        json!([{"name": "http", "port": 80}, {"name": "x", "port": 8080}])
+    );
     // A null in a non-nullable field is replaced by the default.
     let mut obj = json!({"spec": {"replicas": null}});
     apply_defaults(&crontab_schema(), &mut obj);
@@ -86,7 +92,13 @@ fn pruning_removes_unknown_fields_and_reports_their_paths() {
     let pruned = prune(&crontab_schema(), &mut obj);
     assert_eq!(
         pruned,
-        ["spec.extra.known.dropped", "spec.foo", "spec.ports[0].bogus", "spec.template.junk", "topLevel"]
+        [
+            "spec.extra.known.dropped",
+            "spec.foo",
+            "spec.ports[0].bogus",
+            "spec.template.junk",
+            "topLevel"
+        ]
     );
     assert_eq!(obj["metadata"], json!({"name": "x"}));
     assert_eq!(obj["apiVersion"], "stable.example.com/v1");
@@ -114,7 +126,10 @@ fn validation_reports_required_enum_bounds_and_lengths() {
     let obj = json!({"spec": {"replicas": 0, "policy": "Sometimes", "image": "a-very-long-image"}});
     let errors = validate(&crontab_schema(), &obj);
     let got = reasons(&errors);
-    assert!(got.contains(&("FieldValueRequired", "spec.cronSpec", "Required value")), "{got:?}");
+    assert!(
+        got.contains(&("FieldValueRequired", "spec.cronSpec", "Required value")),
+        "{got:?}"
+    );
     assert!(got.contains(&(
         "FieldValueNotSupported",
         "spec.policy",
@@ -125,15 +140,28 @@ fn validation_reports_required_enum_bounds_and_lengths() {
         "spec.replicas",
         "Invalid value: 0: spec.replicas in body should be greater than or equal to 1"
     )));
-    assert!(got.contains(&("FieldValueTooLong", "spec.image", "Too long: may not be more than 10 bytes")));
+    assert!(got.contains(&(
+        "FieldValueTooLong",
+        "spec.image",
+        "Too long: may not be more than 10 bytes"
+    )));
     assert_eq!(errors.len(), 4);
 
     let obj = json!({"spec": {"cronSpec": "not a cron", "replicas": 11}});
     let got = validate(&crontab_schema(), &obj);
     let schema = crontab_schema();
-    let pattern = schema.pointer("/properties/spec/properties/cronSpec/pattern").and_then(Value::as_str).unwrap();
-    assert_eq!(got[0].message, format!("Invalid value: \"not a cron\": spec.cronSpec in body should match '{pattern}'"));
-    assert_eq!(got[1].message, "Invalid value: 11: spec.replicas in body should be less than or equal to 10");
+    let pattern = schema
+        .pointer("/properties/spec/properties/cronSpec/pattern")
+        .and_then(Value::as_str)
+        .unwrap();
+    assert_eq!(
+        got[0].message,
+        format!("Invalid value: \"not a cron\": spec.cronSpec in body should match '{pattern}'")
+    );
+    assert_eq!(
+        got[1].message,
+        "Invalid value: 11: spec.replicas in body should be less than or equal to 10"
+    );
 }
 
 #[test]
@@ -148,8 +176,19 @@ fn validation_of_lists_formats_nullable_and_int_or_string() {
     }});
     let got = validate(&crontab_schema(), &obj);
     let got = reasons(&got);
-    assert!(got.contains(&("FieldValueDuplicate", "spec.ports[1]", "Duplicate value: {\"name\":\"a\"}")), "{got:?}");
-    assert!(got.contains(&("FieldValueDuplicate", "spec.tags[2]", "Duplicate value: \"x\"")));
+    assert!(
+        got.contains(&(
+            "FieldValueDuplicate",
+            "spec.ports[1]",
+            "Duplicate value: {\"name\":\"a\"}"
+        )),
+        "{got:?}"
+    );
+    assert!(got.contains(&(
+        "FieldValueDuplicate",
+        "spec.tags[2]",
+        "Duplicate value: \"x\""
+    )));
     assert!(got.contains(&(
         "FieldValueTypeInvalid",
         "spec.size",
@@ -180,22 +219,72 @@ fn validation_of_composition_and_counts() {
     let obj = json!({"one": true, "any": 3, "all": 4, "not": "forbidden", "items": [1, 2, 3], "props": {"a": 1, "b": 2}});
     let got = validate(&schema, &obj);
     let got = reasons(&got);
-    assert!(got.contains(&("FieldValueInvalid", "one", "Invalid value: true: one in body must validate one and only one schema (oneOf)")), "{got:?}");
-    assert!(got.contains(&("FieldValueInvalid", "any", "Invalid value: 3: any in body must validate at least one schema (anyOf)")));
-    assert!(got.contains(&("FieldValueInvalid", "all", "Invalid value: 4: all in body should be less than or equal to 3")));
-    assert!(got.contains(&("FieldValueInvalid", "not", "Invalid value: \"forbidden\": not in body should not validate the schema (not)")));
-    assert!(got.contains(&("FieldValueTooMany", "items", "Too many: 3: must have at most 2 items")));
-    assert!(got.contains(&("FieldValueTooMany", "props", "Too many: 2: must have at most 1 items")));
+    assert!(
+        got.contains(&(
+            "FieldValueInvalid",
+            "one",
+            "Invalid value: true: one in body must validate one and only one schema (oneOf)"
+        )),
+        "{got:?}"
+    );
+    assert!(got.contains(&(
+        "FieldValueInvalid",
+        "any",
+        "Invalid value: 3: any in body must validate at least one schema (anyOf)"
+    )));
+    assert!(got.contains(&(
+        "FieldValueInvalid",
+        "all",
+        "Invalid value: 4: all in body should be less than or equal to 3"
+    )));
+    assert!(got.contains(&(
+        "FieldValueInvalid",
+        "not",
+        "Invalid value: \"forbidden\": not in body should not validate the schema (not)"
+    )));
+    assert!(got.contains(&(
+        "FieldValueTooMany",
+        "items",
+        "Too many: 3: must have at most 2 items"
+    )));
+    assert!(got.contains(&(
+        "FieldValueTooMany",
+        "props",
+        "Too many: 2: must have at most 1 items"
+    )));
     assert_eq!(got.len(), 6);
     let got = validate(&schema, &json!({"items": []}));
-    assert_eq!(reasons(&got), [("FieldValueInvalid", "items", "Invalid value: []: items in body should have at least 1 items")]);
+    assert_eq!(
+        reasons(&got),
+        [(
+            "FieldValueInvalid",
+            "items",
+            "Invalid value: []: items in body should have at least 1 items"
+        )]
+    );
 }
 
 #[test]
 fn embedded_resources_need_api_version_and_kind() {
     let schema = json!({"type": "object", "properties": {"template": {"type": "object",
         "x-kubernetes-embedded-resource": true, "x-kubernetes-preserve-unknown-fields": true}}});
-    let got = validate(&schema, &json!({"template": {"apiVersion": "v1", "metadata": {}}}));
-    assert_eq!(reasons(&got), [("FieldValueRequired", "template.kind", "Required value: must not be empty")]);
-    assert!(validate(&schema, &json!({"template": {"apiVersion": "v1", "kind": "Pod"}})).is_empty());
+    let got = validate(
+        &schema,
+        &json!({"template": {"apiVersion": "v1", "metadata": {}}}),
+    );
+    assert_eq!(
+        reasons(&got),
+        [(
+            "FieldValueRequired",
+            "template.kind",
+            "Required value: must not be empty"
+        )]
+    );
+    assert!(
+        validate(
+            &schema,
+            &json!({"template": {"apiVersion": "v1", "kind": "Pod"}})
+        )
+        .is_empty()
+    );
 }

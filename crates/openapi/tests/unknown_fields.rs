@@ -52,7 +52,15 @@ fn crd_schemas_are_not_reported() {
             "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
                 "type": "object", "properties": {"spec": {"type": "object", "properties": {
                     "cronSpec": {"type": "string", "x-kubernetes-validations": []}}}}}}}]}});
-    assert!(unknown_fields("apiextensions.k8s.io", "v1", "CustomResourceDefinition", &crd).is_empty());
+    assert!(
+        unknown_fields(
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition",
+            &crd
+        )
+        .is_empty()
+    );
 }
 
 #[test]
@@ -61,5 +69,8 @@ fn inline_structs_are_flattened() {
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
         "spec": {"containers": [{"name": "c", "image": "i"}],
                  "volumes": [{"name": "v", "configMap": {"name": "cm", "nope": 1}}]}});
-    assert_eq!(unknown_fields("", "v1", "Pod", &pod), ["spec.volumes[0].configMap.nope"]);
+    assert_eq!(
+        unknown_fields("", "v1", "Pod", &pod),
+        ["spec.volumes[0].configMap.nope"]
+    );
 }

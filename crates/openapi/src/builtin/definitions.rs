@@ -56,12 +56,20 @@ pub(crate) struct Definitions {
 
 impl Definitions {
     pub(crate) fn new(flavor: Flavor) -> Self {
-        Self { flavor, schemas: BTreeMap::new() }
+        Self {
+            flavor,
+            schemas: BTreeMap::new(),
+        }
     }
 
     /// Adds a built-in kind and everything it references; returns its definition name, or
     /// None when the proto table does not know the kind.
-    pub(crate) fn add_builtin_kind(&mut self, group: &str, version: &str, kind: &str) -> Option<String> {
+    pub(crate) fn add_builtin_kind(
+        &mut self,
+        group: &str,
+        version: &str,
+        kind: &str,
+    ) -> Option<String> {
         if let Some(name) = self.add_handwritten(group, version, kind) {
             return Some(name);
         }
@@ -125,7 +133,9 @@ impl Definitions {
                     Flavor::V2 => json!({"type": "string"}),
                     Flavor::V3 => json!({"oneOf": [{"type": "string"}, {"type": "number"}]}),
                 };
-                q["description"] = json!("Quantity is a fixed-point representation of a number. It provides convenient marshaling/unmarshaling in JSON and YAML, in addition to String() and AsInt64() accessors.");
+                q["description"] = json!(
+                    "Quantity is a fixed-point representation of a number. It provides convenient marshaling/unmarshaling in JSON and YAML, in addition to String() and AsInt64() accessors."
+                );
                 q["x-kubernetes-int-or-string"] = json!(true);
                 q
             }
@@ -136,7 +146,9 @@ impl Definitions {
                 };
                 s["format"] = json!("int-or-string");
                 s["x-kubernetes-int-or-string"] = json!(true);
-                s["description"] = json!("IntOrString is a type that can hold an int32 or a string.  When used in JSON or YAML marshalling and unmarshalling, it produces or consumes the inner type.  This allows you to have, for example, a JSON field that can accept a name or number.");
+                s["description"] = json!(
+                    "IntOrString is a type that can hold an int32 or a string.  When used in JSON or YAML marshalling and unmarshalling, it produces or consumes the inner type.  This allows you to have, for example, a JSON field that can accept a name or number."
+                );
                 s
             }
             Special::RawJson => json!({"type": "object"}),
@@ -161,15 +173,27 @@ impl Definitions {
         let kind = msg.name.rsplit('.').next().unwrap_or_default();
         let mut properties = Map::new();
         if !gvks.is_empty() {
-            properties.insert("apiVersion".into(), json!({"type": "string", "description": API_VERSION_DESCRIPTION}));
-            properties.insert("kind".into(), json!({"type": "string", "description": KIND_DESCRIPTION}));
+            properties.insert(
+                "apiVersion".into(),
+                json!({"type": "string", "description": API_VERSION_DESCRIPTION}),
+            );
+            properties.insert(
+                "kind".into(),
+                json!({"type": "string", "description": KIND_DESCRIPTION}),
+            );
         }
         let mut required = Vec::new();
         for field in table::json_fields(index) {
             let owner = owner_of(index, field);
             let description = extensions::common_field_description(owner, field.json)
                 .map(str::to_string)
-                .or_else(|| if gvks.is_empty() { None } else { extensions::field_description(kind, field.json) });
+                .or_else(|| {
+                    if gvks.is_empty() {
+                        None
+                    } else {
+                        extensions::field_description(kind, field.json)
+                    }
+                });
             let mut property = self.field_schema(field, description);
             extensions::add_list_extensions(owner, field.json, &mut property);
             properties.insert(field.json.to_string(), property);
@@ -250,30 +274,52 @@ fn is_required(message: &str, field: &str) -> bool {
     };
     matches!(
         (short, field),
-        ("api.core.v1.Container" | "api.core.v1.EphemeralContainerCommon", "name")
-            | ("api.core.v1.Volume", "name")
+        (
+            "api.core.v1.Container" | "api.core.v1.EphemeralContainerCommon",
+            "name"
+        ) | ("api.core.v1.Volume", "name")
             | ("api.core.v1.ContainerPort", "containerPort")
             | ("api.core.v1.EnvVar", "name")
             | ("api.core.v1.VolumeMount", "name" | "mountPath")
             | ("api.core.v1.ServicePort", "port")
             | ("api.core.v1.PodSpec", "containers")
-            | ("api.core.v1.ConfigMapKeySelector" | "api.core.v1.SecretKeySelector", "key")
+            | (
+                "api.core.v1.ConfigMapKeySelector" | "api.core.v1.SecretKeySelector",
+                "key"
+            )
             | ("api.core.v1.ObjectFieldSelector", "fieldPath")
             | ("api.core.v1.ResourceFieldSelector", "resource")
-            | ("api.core.v1.HTTPGetAction" | "api.core.v1.TCPSocketAction", "port")
+            | (
+                "api.core.v1.HTTPGetAction" | "api.core.v1.TCPSocketAction",
+                "port"
+            )
             | ("api.core.v1.KeyToPath", "key" | "path")
-            | ("api.apps.v1.DeploymentSpec" | "api.apps.v1.DaemonSetSpec" | "api.apps.v1.StatefulSetSpec", "selector" | "template")
+            | (
+                "api.apps.v1.DeploymentSpec"
+                    | "api.apps.v1.DaemonSetSpec"
+                    | "api.apps.v1.StatefulSetSpec",
+                "selector" | "template"
+            )
             | ("api.apps.v1.ReplicaSetSpec", "selector")
             | ("api.batch.v1.JobSpec", "template")
             | ("api.batch.v1.CronJobSpec", "schedule" | "jobTemplate")
             | ("api.rbac.v1.PolicyRule", "verbs")
-            | ("api.rbac.v1.RoleBinding" | "api.rbac.v1.ClusterRoleBinding", "roleRef")
+            | (
+                "api.rbac.v1.RoleBinding" | "api.rbac.v1.ClusterRoleBinding",
+                "roleRef"
+            )
             | ("api.rbac.v1.RoleRef", "apiGroup" | "kind" | "name")
             | ("api.rbac.v1.Subject", "kind" | "name")
             | ("api.networking.v1.HTTPIngressPath", "pathType" | "backend")
             | ("api.networking.v1.HTTPIngressRuleValue", "paths")
-            | ("apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement", "key" | "operator")
-            | ("apimachinery.pkg.apis.meta.v1.OwnerReference", "apiVersion" | "kind" | "name" | "uid")
+            | (
+                "apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement",
+                "key" | "operator"
+            )
+            | (
+                "apimachinery.pkg.apis.meta.v1.OwnerReference",
+                "apiVersion" | "kind" | "name" | "uid"
+            )
     )
 }
 

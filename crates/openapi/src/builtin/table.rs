@@ -81,7 +81,9 @@ pub(crate) fn message(index: u16) -> &'static Message {
 pub(crate) fn lookup_kind(group: &str, version: &str, kind: &str) -> Option<u16> {
     KINDS
         .iter()
-        .find(|(api_version, k, _)| *k == kind && split_api_version(api_version) == (group, version))
+        .find(|(api_version, k, _)| {
+            *k == kind && split_api_version(api_version) == (group, version)
+        })
         .map(|(_, _, index)| *index)
 }
 

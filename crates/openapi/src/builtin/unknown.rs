@@ -28,7 +28,11 @@ fn walk_message(index: u16, value: &Value, path: &str, top_level: bool, out: &mu
     };
     let fields = table::json_fields(index);
     for (key, child) in object {
-        let child_path = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+        let child_path = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
         // TypeMeta of the top-level object is not part of the proto message.
         if top_level && (key == "apiVersion" || key == "kind") {
             continue;

@@ -14,7 +14,13 @@ pub(crate) fn definition_name(group: &str, version: &str, kind: &str) -> String 
 
 /// Adds `Kind` and `KindList` for a custom resource. Without a schema (or one that is not an
 /// object) the kind is described as a free-form object.
-pub(crate) fn add(defs: &mut Definitions, group: &str, version: &str, kind: &str, schema: Option<&Value>) -> KindDefs {
+pub(crate) fn add(
+    defs: &mut Definitions,
+    group: &str,
+    version: &str,
+    kind: &str,
+    schema: Option<&Value>,
+) -> KindDefs {
     let flavor = defs.flavor;
     defs.add_by_name(OBJECT_META);
     defs.add_by_name(LIST_META);
@@ -32,11 +38,13 @@ pub(crate) fn add(defs: &mut Definitions, group: &str, version: &str, kind: &str
     }
     // The CRD's own description of metadata is dropped: apiextensions only allows name and
     // generateName there, and the real shape is ObjectMeta.
-    object["properties"]["apiVersion"] = json!({"type": "string", "description": API_VERSION_DESCRIPTION});
+    object["properties"]["apiVersion"] =
+        json!({"type": "string", "description": API_VERSION_DESCRIPTION});
     object["properties"]["kind"] = json!({"type": "string", "description": KIND_DESCRIPTION});
     object["properties"]["metadata"] =
         flavor.described_reference(OBJECT_META, Some(extensions::METADATA_DESCRIPTION.into()));
-    object["x-kubernetes-group-version-kind"] = json!([{"group": group, "kind": kind, "version": version}]);
+    object["x-kubernetes-group-version-kind"] =
+        json!([{"group": group, "kind": kind, "version": version}]);
     defs.schemas.insert(name.clone(), object);
     let list = json!({
         "description": format!("{kind}List is a list of {kind}"),
@@ -52,5 +60,8 @@ pub(crate) fn add(defs: &mut Definitions, group: &str, version: &str, kind: &str
         "x-kubernetes-group-version-kind": [{"group": group, "kind": format!("{kind}List"), "version": version}]
     });
     defs.schemas.insert(list_name.clone(), list);
-    KindDefs { kind: name, list: list_name }
+    KindDefs {
+        kind: name,
+        list: list_name,
+    }
 }

@@ -17,7 +17,12 @@ use paths::KindDefs;
 pub fn v3_index(entries: &[(String, String)]) -> Value {
     let paths: Map<String, Value> = entries
         .iter()
-        .map(|(gv, hash)| (gv.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{gv}?hash={hash}")})))
+        .map(|(gv, hash)| {
+            (
+                gv.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{gv}?hash={hash}")}),
+            )
+        })
         .collect();
     json!({"paths": paths})
 }
@@ -33,8 +38,11 @@ pub fn v3_group_version_document(
 ) -> Value {
     let mut defs = Definitions::new(Flavor::V3);
     // Only this group-version's resources belong in its document, whatever the caller passes.
-    let own: Vec<ResourceInfo> =
-        resources.iter().filter(|r| r.group == group && r.version == version).cloned().collect();
+    let own: Vec<ResourceInfo> = resources
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .cloned()
+        .collect();
     let paths = collect_paths(&own, &mut defs, |r| custom_schemas.get(&r.kind));
     json!({
         "openapi": "3.0.0",

@@ -17,12 +17,19 @@ pub(crate) struct Param {
 }
 
 const fn query(name: &'static str, ty: &'static str, description: &'static str) -> Param {
-    Param { name, location: "query", ty, description, unique_items: true }
+    Param {
+        name,
+        location: "query",
+        ty,
+        description,
+        unique_items: true,
+    }
 }
 
 impl Param {
     pub(crate) fn render(&self, flavor: Flavor) -> Value {
-        let mut p = json!({"name": self.name, "in": self.location, "description": self.description});
+        let mut p =
+            json!({"name": self.name, "in": self.location, "description": self.description});
         let mut ty = json!({"type": self.ty});
         if self.unique_items {
             ty["uniqueItems"] = json!(true);

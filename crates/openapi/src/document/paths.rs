@@ -5,7 +5,9 @@ use keelson_api_types::ResourceInfo;
 use serde_json::{Map, Value, json};
 
 use super::params::{self, Param};
-use crate::builtin::definitions::{DELETE_OPTIONS, Definitions, Flavor, PATCH, STATUS, WATCH_EVENT};
+use crate::builtin::definitions::{
+    DELETE_OPTIONS, Definitions, Flavor, PATCH, STATUS, WATCH_EVENT,
+};
 
 /// A request body: the resource's own kind, a patch, or DeleteOptions.
 #[derive(Clone)]
@@ -42,7 +44,11 @@ pub(crate) fn group_version_name(group: &str, version: &str) -> String {
     let group_name = if group.is_empty() {
         "Core".to_string()
     } else {
-        group.trim_end_matches(".k8s.io").split(['.', '-']).map(capitalize).collect()
+        group
+            .trim_end_matches(".k8s.io")
+            .split(['.', '-'])
+            .map(capitalize)
+            .collect()
     };
     format!("{group_name}{}", capitalize(version))
 }
@@ -52,13 +58,23 @@ pub(crate) fn tag(group: &str, version: &str) -> String {
     let name = group_version_name(group, version);
     let group_part = &name[..name.len() - version.len()];
     let mut chars = group_part.chars();
-    let lowered: String = chars.next().map(|c| c.to_ascii_lowercase()).into_iter().chain(chars).collect();
+    let lowered: String = chars
+        .next()
+        .map(|c| c.to_ascii_lowercase())
+        .into_iter()
+        .chain(chars)
+        .collect();
     format!("{lowered}_{version}")
 }
 
 fn capitalize(s: &str) -> String {
     let mut chars = s.chars();
-    chars.next().map(|c| c.to_ascii_uppercase()).into_iter().chain(chars).collect()
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase())
+        .into_iter()
+        .chain(chars)
+        .collect()
 }
 
 fn gvk(group: &str, version: &str, kind: &str) -> Value {
@@ -66,7 +82,11 @@ fn gvk(group: &str, version: &str, kind: &str) -> Value {
 }
 
 /// Every path of `resource` with its operations, rendered for `flavor`.
-pub(crate) fn resource_paths(resource: &ResourceInfo, names: &KindDefs, defs: &mut Definitions) -> Vec<(String, Value)> {
+pub(crate) fn resource_paths(
+    resource: &ResourceInfo,
+    names: &KindDefs,
+    defs: &mut Definitions,
+) -> Vec<(String, Value)> {
     let flavor = defs.flavor;
     for name in [STATUS, DELETE_OPTIONS, PATCH, WATCH_EVENT] {
         defs.add_by_name(name);
@@ -80,12 +100,19 @@ pub(crate) fn resource_paths(resource: &ResourceInfo, names: &KindDefs, defs: &m
     } else {
         format!("/apis/{}/{}", resource.group, resource.version)
     };
-    let prefix = if ns { format!("{root}/namespaces/{{namespace}}") } else { root.clone() };
+    let prefix = if ns {
+        format!("{root}/namespaces/{{namespace}}")
+    } else {
+        root.clone()
+    };
     let collection = format!("{prefix}/{}", resource.plural);
     let item = format!("{collection}/{{name}}");
     let own_gvk = gvk(&resource.group, &resource.version, kind);
     let scope_params: Vec<Param> = if ns { vec![params::NAMESPACE] } else { vec![] };
-    let item_params: Vec<Param> = [params::NAME].into_iter().chain(scope_params.iter().copied()).collect();
+    let item_params: Vec<Param> = [params::NAME]
+        .into_iter()
+        .chain(scope_params.iter().copied())
+        .collect();
     let op = |method, id: String, action, description: String| Op {
         method,
         id,
@@ -97,27 +124,56 @@ pub(crate) fn resource_paths(resource: &ResourceInfo, names: &KindDefs, defs: &m
         creates: false,
         gvk: own_gvk.clone(),
     };
-    let write_params = vec![params::DRY_RUN, params::FIELD_MANAGER, params::FIELD_VALIDATION];
-    let patch_params = vec![params::DRY_RUN, params::PATCH_FIELD_MANAGER, params::FIELD_VALIDATION, params::FORCE];
-    let delete_params = vec![params::DRY_RUN, params::GRACE_PERIOD, params::ORPHAN, params::PROPAGATION];
+    let write_params = vec![
+        params::DRY_RUN,
+        params::FIELD_MANAGER,
+        params::FIELD_VALIDATION,
+    ];
+    let patch_params = vec![
+        params::DRY_RUN,
+        params::PATCH_FIELD_MANAGER,
+        params::FIELD_VALIDATION,
+        params::FORCE,
+    ];
+    let delete_params = vec![
+        params::DRY_RUN,
+        params::GRACE_PERIOD,
+        params::ORPHAN,
+        params::PROPAGATION,
+    ];
 
     let mut out: Vec<(String, Vec<Param>, Vec<Op>)> = Vec::new();
     let mut collection_ops = Vec::new();
     if resource.has_verb("list") {
-        let mut o = op("get", format!("list{gv}{scoped}{kind}"), "list", format!("list or watch objects of kind {kind}"));
+        let mut o = op(
+            "get",
+            format!("list{gv}{scoped}{kind}"),
+            "list",
+            format!("list or watch objects of kind {kind}"),
+        );
         o.params = params::LIST.to_vec();
         o.response = Some(names.list.clone());
         collection_ops.push(o);
     }
     if resource.has_verb("create") {
-        let mut o = op("post", format!("create{gv}{scoped}{kind}"), "post", format!("create a {kind}"));
+        let mut o = op(
+            "post",
+            format!("create{gv}{scoped}{kind}"),
+            "post",
+            format!("create a {kind}"),
+        );
         o.params = write_params.clone();
         o.body = Some(Body::Object(names.kind.clone()));
         o.creates = true;
         collection_ops.push(o);
     }
     if resource.has_verb("deletecollection") {
-        let mut o = op("delete", format!("delete{gv}Collection{scoped}{kind}"), "deletecollection", format!("delete collection of {kind}"));
+        let mut o = op(
+            "delete",
+            format!("delete{gv}Collection{scoped}{kind}"),
+            "deletecollection",
+            format!("delete collection of {kind}"),
+        );
         o.params = delete_params.iter().chain(params::LIST).copied().collect();
         o.body = Some(Body::Delete);
         o.response = Some(STATUS.into());
@@ -129,24 +185,44 @@ pub(crate) fn resource_paths(resource: &ResourceInfo, names: &KindDefs, defs: &m
 
     let mut item_ops = Vec::new();
     if resource.has_verb("get") {
-        item_ops.push(op("get", format!("read{gv}{scoped}{kind}"), "get", format!("read the specified {kind}")));
+        item_ops.push(op(
+            "get",
+            format!("read{gv}{scoped}{kind}"),
+            "get",
+            format!("read the specified {kind}"),
+        ));
     }
     if resource.has_verb("update") {
-        let mut o = op("put", format!("replace{gv}{scoped}{kind}"), "put", format!("replace the specified {kind}"));
+        let mut o = op(
+            "put",
+            format!("replace{gv}{scoped}{kind}"),
+            "put",
+            format!("replace the specified {kind}"),
+        );
         o.params = write_params.clone();
         o.body = Some(Body::Object(names.kind.clone()));
         o.creates = true;
         item_ops.push(o);
     }
     if resource.has_verb("delete") {
-        let mut o = op("delete", format!("delete{gv}{scoped}{kind}"), "delete", format!("delete a {kind}"));
+        let mut o = op(
+            "delete",
+            format!("delete{gv}{scoped}{kind}"),
+            "delete",
+            format!("delete a {kind}"),
+        );
         o.params = delete_params.clone();
         o.body = Some(Body::Delete);
         o.response = Some(STATUS.into());
         item_ops.push(o);
     }
     if resource.has_verb("patch") {
-        let mut o = op("patch", format!("patch{gv}{scoped}{kind}"), "patch", format!("partially update the specified {kind}"));
+        let mut o = op(
+            "patch",
+            format!("patch{gv}{scoped}{kind}"),
+            "patch",
+            format!("partially update the specified {kind}"),
+        );
         o.params = patch_params.clone();
         o.body = Some(Body::Patch);
         o.creates = true;
@@ -157,26 +233,65 @@ pub(crate) fn resource_paths(resource: &ResourceInfo, names: &KindDefs, defs: &m
     }
 
     if ns && resource.has_verb("list") {
-        let mut o = op("get", format!("list{gv}{kind}ForAllNamespaces"), "list", format!("list or watch objects of kind {kind}"));
+        let mut o = op(
+            "get",
+            format!("list{gv}{kind}ForAllNamespaces"),
+            "list",
+            format!("list or watch objects of kind {kind}"),
+        );
         o.params = params::LIST.to_vec();
         o.response = Some(names.list.clone());
         out.push((format!("{root}/{}", resource.plural), vec![], vec![o]));
     }
     if resource.has_verb("watch") {
-        let watch_prefix = if ns { format!("{root}/watch/namespaces/{{namespace}}") } else { format!("{root}/watch") };
+        let watch_prefix = if ns {
+            format!("{root}/watch/namespaces/{{namespace}}")
+        } else {
+            format!("{root}/watch")
+        };
         let watch_op = |id: String, action, description: String| {
             let mut o = op("get", id, action, description);
             o.params = params::LIST.to_vec();
             o.response = Some(WATCH_EVENT.into());
             o
         };
-        let list = watch_op(format!("watch{gv}{scoped}{kind}List"), "watchlist", format!("watch individual changes to a list of {kind}. deprecated: use the 'watch' parameter with a list operation instead."));
-        out.push((format!("{watch_prefix}/{}", resource.plural), scope_params.clone(), vec![list]));
-        let single = watch_op(format!("watch{gv}{scoped}{kind}"), "watch", format!("watch changes to an object of kind {kind}. deprecated: use the 'watch' parameter with a list operation instead, filtered to a single item with the 'fieldSelector' parameter."));
-        out.push((format!("{watch_prefix}/{}/{{name}}", resource.plural), item_params.clone(), vec![single]));
+        let list = watch_op(
+            format!("watch{gv}{scoped}{kind}List"),
+            "watchlist",
+            format!(
+                "watch individual changes to a list of {kind}. deprecated: use the 'watch' parameter with a list operation instead."
+            ),
+        );
+        out.push((
+            format!("{watch_prefix}/{}", resource.plural),
+            scope_params.clone(),
+            vec![list],
+        ));
+        let single = watch_op(
+            format!("watch{gv}{scoped}{kind}"),
+            "watch",
+            format!(
+                "watch changes to an object of kind {kind}. deprecated: use the 'watch' parameter with a list operation instead, filtered to a single item with the 'fieldSelector' parameter."
+            ),
+        );
+        out.push((
+            format!("{watch_prefix}/{}/{{name}}", resource.plural),
+            item_params.clone(),
+            vec![single],
+        ));
         if ns {
-            let all = watch_op(format!("watch{gv}{kind}ListForAllNamespaces"), "watchlist", format!("watch individual changes to a list of {kind}. deprecated: use the 'watch' parameter with a list operation instead."));
-            out.push((format!("{root}/watch/{}", resource.plural), vec![], vec![all]));
+            let all = watch_op(
+                format!("watch{gv}{kind}ListForAllNamespaces"),
+                "watchlist",
+                format!(
+                    "watch individual changes to a list of {kind}. deprecated: use the 'watch' parameter with a list operation instead."
+                ),
+            );
+            out.push((
+                format!("{root}/watch/{}", resource.plural),
+                vec![],
+                vec![all],
+            ));
         }
     }
 
@@ -202,7 +317,11 @@ pub(crate) fn resource_paths(resource: &ResourceInfo, names: &KindDefs, defs: &m
             };
             let mut o = op(method, String::new(), action, String::new());
             o.gvk = sub_gvk.clone();
-            o.response = if sub.name == "log" { None } else { sub_def.clone() };
+            o.response = if sub.name == "log" {
+                None
+            } else {
+                sub_def.clone()
+            };
             if connect {
                 o.id = format!("connect{gv}{method_name}{scoped}{kind}{sub_name}");
                 o.action = "connect";
@@ -265,7 +384,11 @@ fn render(op: &Op, flavor: Flavor, tag: &str) -> Value {
             "application/json;stream=watch",
             "application/vnd.kubernetes.protobuf;stream=watch",
         ],
-        (Some(_), false) => vec!["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"],
+        (Some(_), false) => vec![
+            "application/json",
+            "application/yaml",
+            "application/vnd.kubernetes.protobuf",
+        ],
     };
     let mut parameters: Vec<Value> = op.params.iter().map(|p| p.render(flavor)).collect();
     let body_ref = op.body.as_ref().map(|b| match b {
@@ -298,8 +421,10 @@ fn render(op: &Op, flavor: Flavor, tag: &str) -> Value {
             (Flavor::V2, None) => response["schema"] = json!({"type": "string"}),
             (Flavor::V3, schema) => {
                 let schema = schema.clone().unwrap_or(json!({"type": "string"}));
-                let content: Map<String, Value> =
-                    produces.iter().map(|t| (t.to_string(), json!({"schema": schema}))).collect();
+                let content: Map<String, Value> = produces
+                    .iter()
+                    .map(|t| (t.to_string(), json!({"schema": schema})))
+                    .collect();
                 response["content"] = Value::Object(content);
             }
         }
@@ -323,8 +448,10 @@ fn render(op: &Op, flavor: Flavor, tag: &str) -> Value {
             parameters.insert(0, body);
         }
         (Flavor::V3, Some(name)) => {
-            let content: Map<String, Value> =
-                consumes.iter().map(|t| (t.to_string(), json!({"schema": flavor.reference(name)}))).collect();
+            let content: Map<String, Value> = consumes
+                .iter()
+                .map(|t| (t.to_string(), json!({"schema": flavor.reference(name)})))
+                .collect();
             let mut body = json!({"content": content});
             if !matches!(op.body, Some(Body::Delete)) {
                 body["required"] = json!(true);

@@ -13,7 +13,10 @@ pub fn apply_defaults(schema: &Value, object: &mut Value) {
                     let Some(default) = property.get("default") else {
                         continue;
                     };
-                    let nullable = property.get("nullable").and_then(Value::as_bool).unwrap_or(false);
+                    let nullable = property
+                        .get("nullable")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
                     let missing = match map.get(name) {
                         None => true,
                         Some(Value::Null) => !nullable,

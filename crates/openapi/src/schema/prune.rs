@@ -24,11 +24,19 @@ fn is_true(schema: &Value, key: &str) -> bool {
 }
 
 /// `schema` None means "nothing is specified here": every key of an object is pruned.
-fn walk(schema: Option<&Value>, value: &mut Value, at: &str, embedded: bool, pruned: &mut Vec<String>) {
+fn walk(
+    schema: Option<&Value>,
+    value: &mut Value,
+    at: &str,
+    embedded: bool,
+    pruned: &mut Vec<String>,
+) {
     let preserve = schema.is_some_and(|s| is_true(s, "x-kubernetes-preserve-unknown-fields"));
     match value {
         Value::Object(map) => {
-            let properties = schema.and_then(|s| s.get("properties")).and_then(Value::as_object);
+            let properties = schema
+                .and_then(|s| s.get("properties"))
+                .and_then(Value::as_object);
             let additional = schema.and_then(|s| s.get("additionalProperties"));
             let mut remove = Vec::new();
             for (key, child) in map.iter_mut() {
@@ -37,13 +45,23 @@ fn walk(schema: Option<&Value>, value: &mut Value, at: &str, embedded: bool, pru
                 }
                 let child_path = path::key(at, key);
                 if let Some(property) = properties.and_then(|p| p.get(key)) {
-                    walk(Some(property), child, &child_path, is_true(property, "x-kubernetes-embedded-resource"), pruned);
+                    walk(
+                        Some(property),
+                        child,
+                        &child_path,
+                        is_true(property, "x-kubernetes-embedded-resource"),
+                        pruned,
+                    );
                     continue;
                 }
                 match additional {
-                    Some(a @ Value::Object(_)) => {
-                        walk(Some(a), child, &child_path, is_true(a, "x-kubernetes-embedded-resource"), pruned)
-                    }
+                    Some(a @ Value::Object(_)) => walk(
+                        Some(a),
+                        child,
+                        &child_path,
+                        is_true(a, "x-kubernetes-embedded-resource"),
+                        pruned,
+                    ),
                     // `additionalProperties: true` allows anything below.
                     Some(Value::Bool(true)) => {}
                     _ if preserve => {}
@@ -60,7 +78,8 @@ fn walk(schema: Option<&Value>, value: &mut Value, at: &str, embedded: bool, pru
             if item_schema.is_none() && preserve {
                 return;
             }
-            let embedded = item_schema.is_some_and(|s| is_true(s, "x-kubernetes-embedded-resource"));
+            let embedded =
+                item_schema.is_some_and(|s| is_true(s, "x-kubernetes-embedded-resource"));
             for (i, item) in items.iter_mut().enumerate() {
                 walk(item_schema, item, &path::index(at, i), embedded, pruned);
             }

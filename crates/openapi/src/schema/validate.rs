@@ -28,16 +28,32 @@ pub fn validate(schema: &Value, object: &Value) -> Vec<ValidationError> {
 }
 
 fn error(reason: &str, at: &str, message: String) -> ValidationError {
-    ValidationError { reason: reason.into(), message, field: at.into() }
+    ValidationError {
+        reason: reason.into(),
+        message,
+        field: at.into(),
+    }
 }
 
 fn invalid(at: &str, value: &Value, detail: &str) -> ValidationError {
-    error("FieldValueInvalid", at, format!("Invalid value: {}: {detail}", show(value)))
+    error(
+        "FieldValueInvalid",
+        at,
+        format!("Invalid value: {}: {detail}", show(value)),
+    )
 }
 
 fn type_invalid(at: &str, value: &Value, expected: &str) -> ValidationError {
-    let detail = format!("{} in body must be of type {expected}: \"{}\"", subject(at), type_name(value));
-    error("FieldValueTypeInvalid", at, format!("Invalid value: {}: {detail}", show(value)))
+    let detail = format!(
+        "{} in body must be of type {expected}: \"{}\"",
+        subject(at),
+        type_name(value)
+    );
+    error(
+        "FieldValueTypeInvalid",
+        at,
+        format!("Invalid value: {}: {detail}", show(value)),
+    )
 }
 
 /// How a path is named inside kube-openapi messages.
@@ -55,7 +71,11 @@ fn show(value: &Value) -> String {
 
 /// Go's `%v` of a float64 for the integral values that schemas mostly use.
 fn number(f: f64) -> String {
-    if f.fract() == 0.0 && f.abs() < 1e15 { format!("{}", f as i64) } else { format!("{f}") }
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{}", f as i64)
+    } else {
+        format!("{f}")
+    }
 }
 
 fn type_name(value: &Value) -> &'static str {
@@ -105,7 +125,9 @@ fn check(schema: &Value, value: &Value, at: &str, out: &mut Vec<ValidationError>
             out.push(type_invalid(at, value, ty));
             return;
         }
-    } else if flag(schema, "x-kubernetes-int-or-string") && !(is_integer(value) || value.is_string()) {
+    } else if flag(schema, "x-kubernetes-int-or-string")
+        && !(is_integer(value) || value.is_string())
+    {
         out.push(type_invalid(at, value, "integer,string"));
         return;
     }
@@ -126,7 +148,9 @@ fn check_format(schema: &Value, value: &Value, at: &str, out: &mut Vec<Validatio
         return;
     };
     let ok = match (format, value) {
-        ("int32", Value::Number(_)) => value.as_i64().is_some_and(|i| i32::try_from(i).is_ok()) || !is_integer(value),
+        ("int32", Value::Number(_)) => {
+            value.as_i64().is_some_and(|i| i32::try_from(i).is_ok()) || !is_integer(value)
+        }
         ("int64", Value::Number(n)) => n.is_i64() || !is_integer(value) || n.is_f64(),
         ("date-time", Value::String(s)) => is_date_time(s),
         ("date", Value::String(s)) => is_date(s),
@@ -137,8 +161,15 @@ fn check_format(schema: &Value, value: &Value, at: &str, out: &mut Vec<Validatio
             Value::String(s) => s.clone(),
             other => show(other),
         };
-        let detail = format!("{} in body must be of type {format}: \"{shown}\"", subject(at));
-        out.push(error("FieldValueTypeInvalid", at, format!("Invalid value: {}: {detail}", show(value))));
+        let detail = format!(
+            "{} in body must be of type {format}: \"{shown}\"",
+            subject(at)
+        );
+        out.push(error(
+            "FieldValueTypeInvalid",
+            at,
+            format!("Invalid value: {}: {detail}", show(value)),
+        ));
     }
 }
 
@@ -197,7 +228,11 @@ fn check_enum(schema: &Value, value: &Value, at: &str, out: &mut Vec<ValidationE
         out.push(error(
             "FieldValueNotSupported",
             at,
-            format!("Unsupported value: {}: supported values: {}", show(value), supported.join(", ")),
+            format!(
+                "Unsupported value: {}: supported values: {}",
+                show(value),
+                supported.join(", ")
+            ),
         ));
     }
 }
@@ -209,23 +244,49 @@ fn check_number(schema: &Value, value: &Value, at: &str, out: &mut Vec<Validatio
     let s = subject(at);
     if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
         if flag(schema, "exclusiveMinimum") && n <= min {
-            out.push(invalid(at, value, &format!("{s} in body should be greater than {}", number(min))));
+            out.push(invalid(
+                at,
+                value,
+                &format!("{s} in body should be greater than {}", number(min)),
+            ));
         } else if n < min {
-            out.push(invalid(at, value, &format!("{s} in body should be greater than or equal to {}", number(min))));
+            out.push(invalid(
+                at,
+                value,
+                &format!(
+                    "{s} in body should be greater than or equal to {}",
+                    number(min)
+                ),
+            ));
         }
     }
     if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
         if flag(schema, "exclusiveMaximum") && n >= max {
-            out.push(invalid(at, value, &format!("{s} in body should be less than {}", number(max))));
+            out.push(invalid(
+                at,
+                value,
+                &format!("{s} in body should be less than {}", number(max)),
+            ));
         } else if n > max {
-            out.push(invalid(at, value, &format!("{s} in body should be less than or equal to {}", number(max))));
+            out.push(invalid(
+                at,
+                value,
+                &format!(
+                    "{s} in body should be less than or equal to {}",
+                    number(max)
+                ),
+            ));
         }
     }
     if let Some(factor) = schema.get("multipleOf").and_then(Value::as_f64)
         && factor > 0.0
         && (n / factor).fract() != 0.0
     {
-        out.push(invalid(at, value, &format!("{s} in body should be a multiple of {}", number(factor))));
+        out.push(invalid(
+            at,
+            value,
+            &format!("{s} in body should be a multiple of {}", number(factor)),
+        ));
     }
 }
 
@@ -235,17 +296,32 @@ fn check_string(schema: &Value, s: &str, value: &Value, at: &str, out: &mut Vec<
         && length > max
     {
         let unit = if max == 1 { "byte" } else { "bytes" };
-        out.push(error("FieldValueTooLong", at, format!("Too long: may not be more than {max} {unit}")));
+        out.push(error(
+            "FieldValueTooLong",
+            at,
+            format!("Too long: may not be more than {max} {unit}"),
+        ));
     }
     if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
         && length < min
     {
-        out.push(invalid(at, value, &format!("{} in body should be at least {min} chars long", subject(at))));
+        out.push(invalid(
+            at,
+            value,
+            &format!(
+                "{} in body should be at least {min} chars long",
+                subject(at)
+            ),
+        ));
     }
     if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
         && matches(pattern, s) == Some(false)
     {
-        out.push(invalid(at, value, &format!("{} in body should match '{pattern}'", subject(at))));
+        out.push(invalid(
+            at,
+            value,
+            &format!("{} in body should match '{pattern}'", subject(at)),
+        ));
     }
 }
 
@@ -261,27 +337,49 @@ fn matches(pattern: &str, s: &str) -> Option<bool> {
         if cache.len() > 1024 {
             cache.clear();
         }
-        cache.entry(pattern.to_string()).or_insert_with(|| Regex::new(pattern).ok()).as_ref().map(|re| re.is_match(s))
+        cache
+            .entry(pattern.to_string())
+            .or_insert_with(|| Regex::new(pattern).ok())
+            .as_ref()
+            .map(|re| re.is_match(s))
     })
 }
 
-fn check_array(schema: &Value, items: &[Value], value: &Value, at: &str, out: &mut Vec<ValidationError>) {
+fn check_array(
+    schema: &Value,
+    items: &[Value],
+    value: &Value,
+    at: &str,
+    out: &mut Vec<ValidationError>,
+) {
     let count = items.len() as u64;
     if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
         && count > max
     {
-        out.push(error("FieldValueTooMany", at, format!("Too many: {count}: must have at most {max} items")));
+        out.push(error(
+            "FieldValueTooMany",
+            at,
+            format!("Too many: {count}: must have at most {max} items"),
+        ));
     }
     if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
         && count < min
     {
-        out.push(invalid(at, value, &format!("{} in body should have at least {min} items", subject(at))));
+        out.push(invalid(
+            at,
+            value,
+            &format!("{} in body should have at least {min} items", subject(at)),
+        ));
     }
     let list_type = schema.get("x-kubernetes-list-type").and_then(Value::as_str);
     if flag(schema, "uniqueItems") || list_type == Some("set") {
         for (i, item) in items.iter().enumerate() {
             if items[..i].iter().any(|earlier| same(earlier, item)) {
-                out.push(error("FieldValueDuplicate", &path::index(at, i), format!("Duplicate value: {}", show(item))));
+                out.push(error(
+                    "FieldValueDuplicate",
+                    &path::index(at, i),
+                    format!("Duplicate value: {}", show(item)),
+                ));
             }
         }
     }
@@ -292,7 +390,9 @@ fn check_array(schema: &Value, items: &[Value], value: &Value, at: &str, out: &m
             .map(|k| k.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
         let key_of = |item: &Value| -> Map<String, Value> {
-            keys.iter().filter_map(|k| item.get(*k).map(|v| ((*k).to_string(), v.clone()))).collect()
+            keys.iter()
+                .filter_map(|k| item.get(*k).map(|v| ((*k).to_string(), v.clone())))
+                .collect()
         };
         for (i, item) in items.iter().enumerate() {
             let key = key_of(item);
@@ -312,30 +412,59 @@ fn check_array(schema: &Value, items: &[Value], value: &Value, at: &str, out: &m
     }
 }
 
-fn check_object(schema: &Value, map: &Map<String, Value>, value: &Value, at: &str, out: &mut Vec<ValidationError>) {
+fn check_object(
+    schema: &Value,
+    map: &Map<String, Value>,
+    value: &Value,
+    at: &str,
+    out: &mut Vec<ValidationError>,
+) {
     let count = map.len() as u64;
     if let Some(max) = schema.get("maxProperties").and_then(Value::as_u64)
         && count > max
     {
-        out.push(error("FieldValueTooMany", at, format!("Too many: {count}: must have at most {max} items")));
+        out.push(error(
+            "FieldValueTooMany",
+            at,
+            format!("Too many: {count}: must have at most {max} items"),
+        ));
     }
     if let Some(min) = schema.get("minProperties").and_then(Value::as_u64)
         && count < min
     {
-        out.push(invalid(at, value, &format!("{} in body should have at least {min} properties", subject(at))));
+        out.push(invalid(
+            at,
+            value,
+            &format!(
+                "{} in body should have at least {min} properties",
+                subject(at)
+            ),
+        ));
     }
     // Embedded objects must say what they are (apiextensions' validateEmbeddedResource).
     if flag(schema, "x-kubernetes-embedded-resource") {
         for name in ["apiVersion", "kind"] {
-            if map.get(name).and_then(Value::as_str).is_none_or(str::is_empty) {
-                out.push(error("FieldValueRequired", &path::key(at, name), "Required value: must not be empty".into()));
+            if map
+                .get(name)
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                out.push(error(
+                    "FieldValueRequired",
+                    &path::key(at, name),
+                    "Required value: must not be empty".into(),
+                ));
             }
         }
     }
     if let Some(required) = schema.get("required").and_then(Value::as_array) {
         for name in required.iter().filter_map(Value::as_str) {
             if !map.contains_key(name) {
-                out.push(error("FieldValueRequired", &path::key(at, name), "Required value".into()));
+                out.push(error(
+                    "FieldValueRequired",
+                    &path::key(at, name),
+                    "Required value".into(),
+                ));
             }
         }
     }
@@ -367,16 +496,28 @@ fn check_composition(schema: &Value, value: &Value, at: &str, out: &mut Vec<Vali
     if let Some(any) = schema.get("anyOf").and_then(Value::as_array)
         && !any.iter().any(|sub| passes(sub, value, at))
     {
-        out.push(invalid(at, value, &format!("{s} in body must validate at least one schema (anyOf)")));
+        out.push(invalid(
+            at,
+            value,
+            &format!("{s} in body must validate at least one schema (anyOf)"),
+        ));
     }
     if let Some(one) = schema.get("oneOf").and_then(Value::as_array)
         && one.iter().filter(|sub| passes(sub, value, at)).count() != 1
     {
-        out.push(invalid(at, value, &format!("{s} in body must validate one and only one schema (oneOf)")));
+        out.push(invalid(
+            at,
+            value,
+            &format!("{s} in body must validate one and only one schema (oneOf)"),
+        ));
     }
     if let Some(not) = schema.get("not")
         && passes(not, value, at)
     {
-        out.push(invalid(at, value, &format!("{s} in body should not validate the schema (not)")));
+        out.push(invalid(
+            at,
+            value,
+            &format!("{s} in body should not validate the schema (not)"),
+        ));
     }
 }

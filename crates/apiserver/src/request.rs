@@ -102,8 +102,13 @@ impl Query {
             .filter(|v| !v.is_empty())
     }
 
+    /// A boolean parameter, read as Go's `strconv.ParseBool` does (the Python client sends
+    /// `watch=True`).
     pub fn flag(&self, key: &str) -> bool {
-        matches!(self.0.get(key).map(String::as_str), Some("true" | "1"))
+        matches!(
+            self.0.get(key).map(String::as_str),
+            Some("1" | "t" | "T" | "true" | "TRUE" | "True")
+        )
     }
 
     pub fn parse_int<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>, ApiError> {

@@ -1,0 +1,125 @@
+//! Stored objects as the API server keeps them in memory: the JSON bytes clients receive
+//! (with `metadata.resourceVersion` filled in from the store revision) plus what selectors need,
+//! so lists and watches never re-parse objects.
+
+use bytes::Bytes;
+use keelson_store::KeyValue;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::status::ApiError;
+
+#[derive(Debug)]
+pub struct CachedObject {
+    pub key: String,
+    pub resource_version: i64,
+    pub namespace: Option<String>,
+    pub name: String,
+    /// `apiVersion` the object was stored in.
+    pub api_version: String,
+    pub labels: BTreeMap<String, String>,
+    /// Values of the kind's selectable fields (`spec.nodeName`, `status.phase`, ...).
+    pub fields: Vec<(String, String)>,
+    /// The object as clients receive it.
+    pub json: Bytes,
+}
+
+impl CachedObject {
+    pub fn value(&self) -> Result<Value, ApiError> {
+        serde_json::from_slice(&self.json)
+            .map_err(|e| ApiError::Internal(format!("decoding stored object: {e}")))
+    }
+
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Storage keys: `/registry/<group or "core">/<resource>/[<namespace>/]<name>`.
+pub fn storage_key(group: &str, resource: &str, namespace: Option<&str>, name: &str) -> String {
+    let group = if group.is_empty() { "core" } else { group };
+    match namespace {
+        Some(ns) => format!("/registry/{group}/{resource}/{ns}/{name}"),
+        None => format!("/registry/{group}/{resource}/{name}"),
+    }
+}
+
+/// The prefix under which every object of a resource (optionally of one namespace) lives.
+pub fn storage_prefix(group: &str, resource: &str, namespace: Option<&str>) -> String {
+    let group = if group.is_empty() { "core" } else { group };
+    match namespace {
+        Some(ns) => format!("/registry/{group}/{resource}/{ns}/"),
+        None => format!("/registry/{group}/{resource}/"),
+    }
+}
+
+/// `(group, resource)` of a storage key, e.g. `("apps", "deployments")`.
+pub fn resource_of_key(key: &str) -> Option<(&str, &str)> {
+    let mut parts = key.strip_prefix("/registry/")?.splitn(3, '/');
+    let group = parts.next()?;
+    let resource = parts.next()?;
+    parts.next()?;
+    Some((if group == "core" { "" } else { group }, resource))
+}
+
+/// Set `metadata.resourceVersion` and build the cached form.
+pub fn cache_value(key: &str, mut value: Value, resource_version: i64) -> Arc<CachedObject> {
+    if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert(
+            "resourceVersion".into(),
+            Value::String(resource_version.to_string()),
+        );
+    }
+    let meta = value.get("metadata");
+    let text = |field: &str| {
+        meta.and_then(|m| m.get(field))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let labels = meta
+        .and_then(|m| m.get("labels"))
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let fields = crate::fields::selectable_fields(&value);
+    let json = Bytes::from(serde_json::to_vec(&value).unwrap_or_default());
+    let api_version = value
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    Arc::new(CachedObject {
+        key: key.to_string(),
+        resource_version,
+        namespace: text("namespace"),
+        name: text("name").unwrap_or_default(),
+        api_version,
+        labels,
+        fields,
+        json,
+    })
+}
+
+/// Decode a stored key-value into its cached form.
+pub fn decode_kv(kv: &KeyValue) -> Result<Arc<CachedObject>, ApiError> {
+    let value: Value = serde_json::from_slice(&kv.value)
+        .map_err(|e| ApiError::Internal(format!("stored object {} is not JSON: {e}", kv.key)))?;
+    Ok(cache_value(&kv.key, value, kv.mod_revision))
+}
+
+/// Remove what the store tracks itself before writing an object.
+pub fn encode_for_store(value: &Value) -> Bytes {
+    let mut value = value.clone();
+    if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("resourceVersion");
+    }
+    Bytes::from(serde_json::to_vec(&value).unwrap_or_default())
+}

@@ -655,6 +655,39 @@ pub fn cluster_roles() -> Vec<Value> {
             "system:kube-controller-manager",
             kube_controller_manager_rules(),
         ),
+        // The controllers Keelson runs, with upstream's per-controller rules
+        // (system:controller:* in bootstrappolicy/controller_policy.go).
+        cluster_role(
+            "system:controller:generic-garbage-collector",
+            vec![
+                rule(
+                    &["get", "list", "watch", "patch", "update", "delete"],
+                    &["*"],
+                    &["*"],
+                ),
+                events_rule(),
+            ],
+        ),
+        cluster_role(
+            "system:controller:namespace-controller",
+            vec![
+                rule(
+                    &["get", "list", "watch", "delete"],
+                    &[CORE],
+                    &["namespaces"],
+                ),
+                rule(
+                    &["update"],
+                    &[CORE],
+                    &["namespaces/finalize", "namespaces/status"],
+                ),
+                rule(
+                    &["get", "list", "delete", "deletecollection"],
+                    &["*"],
+                    &["*"],
+                ),
+            ],
+        ),
         cluster_role(
             "system:kube-dns",
             vec![rule(
@@ -767,6 +800,22 @@ pub fn cluster_role_bindings() -> Vec<Value> {
         cluster_binding(
             "system:kube-controller-manager",
             &[User("system:kube-controller-manager")],
+        ),
+        // Upstream binds each controller role to its own service account; Keelson's controller
+        // manager runs them all as one client, authenticated as system:kube-controller-manager.
+        cluster_binding(
+            "system:controller:generic-garbage-collector",
+            &[
+                ServiceAccount("kube-system", "generic-garbage-collector"),
+                User("system:kube-controller-manager"),
+            ],
+        ),
+        cluster_binding(
+            "system:controller:namespace-controller",
+            &[
+                ServiceAccount("kube-system", "namespace-controller"),
+                User("system:kube-controller-manager"),
+            ],
         ),
         cluster_binding(
             "system:kube-dns",

@@ -27,7 +27,7 @@ pub async fn run(client: kube::Client, identity: String, shutdown: CancellationT
     let elector = leader::LeaderElector::new(
         client.clone(),
         "kube-system",
-        "keelson-controller-manager",
+        "kube-controller-manager",
         identity,
     );
     loop {

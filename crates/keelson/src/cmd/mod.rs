@@ -1,0 +1,29 @@
+mod bench;
+mod control_plane;
+
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run one Kubernetes control plane (API server and its store).
+    ControlPlane(control_plane::Args),
+    /// Benchmarks (`keelson bench api`).
+    Bench(bench::Args),
+}
+
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::ControlPlane(args) => control_plane::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
+    }
+}
+
+/// Resolve on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -22,6 +22,12 @@ pub use envelope::is_protobuf_content_type;
 pub use error::ProtoError;
 pub use schema::kinds;
 
+/// The generated field table of every built-in message (JSON names, types, cardinality), for
+/// crates that derive other views of the same types, such as OpenAPI schemas.
+pub mod table {
+    pub use crate::schema::{Card, Field, KINDS, MESSAGES, Message, Scalar, Special, Ty};
+}
+
 use serde_json::Value;
 
 /// Decodes a protobuf request body (`k8s\0` + runtime.Unknown) into the object's JSON form,

@@ -2,7 +2,7 @@
 // k8s.io/apimachinery v0.33.13 (Kubernetes 1.33). Do not edit by hand.
 use super::{Card, Field, Message, Scalar, Special, Ty};
 
-pub(crate) static MESSAGES: &[Message] = &[
+pub static MESSAGES: &[Message] = &[
     Message {
         name: "k8s.io.api.apps.v1.ControllerRevision",
         special: Special::None,
@@ -17526,7 +17526,7 @@ pub(crate) static MESSAGES: &[Message] = &[
 ];
 
 /// (apiVersion, kind, index into MESSAGES) of every kind the groups register.
-pub(crate) static KINDS: &[(&str, &str, u16)] = &[
+pub static KINDS: &[(&str, &str, u16)] = &[
     ("apps/v1", "ControllerRevision", 0),
     ("apps/v1", "ControllerRevisionList", 1),
     ("apps/v1", "DaemonSet", 2),

@@ -56,11 +56,40 @@ impl User {
     }
 }
 
-/// What the TLS layer learnt about the connection.
+/// What the TLS layer learnt about the connection. The client certificate is read once per
+/// connection, not per request: an HTTP/2 connection carries thousands of requests.
 #[derive(Clone, Debug, Default)]
 pub struct Peer {
-    /// The client certificate, already verified against the cluster CA by rustls.
-    pub client_certificate: Option<Vec<u8>>,
+    client: ClientCertificate,
+}
+
+#[derive(Clone, Debug, Default)]
+enum ClientCertificate {
+    #[default]
+    Absent,
+    /// Verified against the cluster CA by rustls and read into a user.
+    User(User),
+    /// Verified by rustls but unusable as an identity: every request on it is refused.
+    Unusable,
+}
+
+impl Peer {
+    pub fn from_certificate(der: Option<&[u8]>) -> Peer {
+        let client = match der.map(keelson_auth::pki::user_from_client_cert) {
+            None => ClientCertificate::Absent,
+            Some(Ok(info)) => ClientCertificate::User(
+                User {
+                    name: info.username,
+                    uid: info.uid,
+                    groups: info.groups,
+                    extra: info.extra,
+                }
+                .authenticated(),
+            ),
+            Some(Err(_)) => ClientCertificate::Unusable,
+        };
+        Peer { client }
+    }
 }
 
 pub async fn authenticate(
@@ -73,20 +102,11 @@ pub async fn authenticate(
             .map(|user| Some(user.authenticated()))
             .ok_or(ApiError::Unauthorized);
     }
-    if let Some(der) = &peer.client_certificate {
-        let info =
-            keelson_auth::pki::user_from_client_cert(der).map_err(|_| ApiError::Unauthorized)?;
-        return Ok(Some(
-            User {
-                name: info.username,
-                uid: info.uid,
-                groups: info.groups,
-                extra: info.extra,
-            }
-            .authenticated(),
-        ));
+    match &peer.client {
+        ClientCertificate::Absent => Ok(None),
+        ClientCertificate::User(user) => Ok(Some(user.clone())),
+        ClientCertificate::Unusable => Err(ApiError::Unauthorized),
     }
-    Ok(None)
 }
 
 fn bearer_token(headers: &HeaderMap) -> Option<String> {

@@ -71,25 +71,24 @@ impl WatchCache {
     /// Load every object from the store; start following changes with [`WatchCache::follow`].
     pub async fn load(store: &dyn Store) -> Result<Arc<WatchCache>, StoreError> {
         let listing = store.range(RangeRequest::prefix("/registry/")).await?;
+        let revision = listing.revision;
+        let decoded = tokio::task::spawn_blocking(move || decode_all(listing.kvs))
+            .await
+            .map_err(|err| {
+                StoreError::Backend(format!("decoding the stored objects panicked: {err}"))
+            })?;
         let mut resources: HashMap<(String, String), ResourceCache> = HashMap::new();
-        for kv in &listing.kvs {
-            let Some((group, resource)) = resource_of_key(&kv.key) else {
-                continue;
-            };
-            let Ok(object) = decode_kv(kv) else {
-                tracing::error!(key = %kv.key, "skipping undecodable stored object");
-                continue;
-            };
+        for (resource, object) in decoded {
             resources
-                .entry((group.to_string(), resource.to_string()))
-                .or_insert_with(|| ResourceCache::new(listing.revision))
+                .entry(resource)
+                .or_insert_with(|| ResourceCache::new(revision))
                 .objects
-                .insert(kv.key.clone(), object);
+                .insert(object.key.clone(), object);
         }
         Ok(Arc::new(WatchCache {
             resources: RwLock::new(resources),
-            revision: watch::channel(listing.revision).0,
-            floor: RwLock::new(listing.revision),
+            revision: watch::channel(revision).0,
+            floor: RwLock::new(revision),
         }))
     }
 
@@ -307,4 +306,41 @@ impl WatchCache {
         counts.sort();
         counts
     }
+}
+
+/// Decode every stored object on all cores: a restart with 150,000 pods spends its time here.
+fn decode_all(kvs: Vec<keelson_store::KeyValue>) -> Vec<((String, String), Arc<CachedObject>)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = kvs.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = kvs
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .filter_map(|kv| {
+                            let (group, resource) = resource_of_key(&kv.key)?;
+                            match decode_kv(kv) {
+                                Ok(object) => Some(((group.to_string(), resource.to_string()), object)),
+                                Err(_) => {
+                                    tracing::error!(key = %kv.key, "skipping undecodable stored object");
+                                    None
+                                }
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }

@@ -66,14 +66,28 @@ pub fn resource_of_key(key: &str) -> Option<(&str, &str)> {
     Some((if group == "core" { "" } else { group }, resource))
 }
 
-/// Set `metadata.resourceVersion` and build the cached form.
-pub fn cache_value(key: &str, mut value: Value, resource_version: i64) -> Arc<CachedObject> {
+/// The object as clients see it at `resource_version`: `metadata.resourceVersion` filled in.
+pub fn with_resource_version(mut value: Value, resource_version: i64) -> Value {
     if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.insert(
             "resourceVersion".into(),
             Value::String(resource_version.to_string()),
         );
     }
+    value
+}
+
+/// A stored key-value as the object clients see, without building its cached form (the write
+/// path reads, mutates and writes; only the watch cache needs selectors and bytes).
+pub fn decode_value(kv: &KeyValue) -> Result<Value, ApiError> {
+    let value: Value = serde_json::from_slice(&kv.value)
+        .map_err(|e| ApiError::Internal(format!("stored object {} is not JSON: {e}", kv.key)))?;
+    Ok(with_resource_version(value, kv.mod_revision))
+}
+
+/// Set `metadata.resourceVersion` and build the cached form.
+pub fn cache_value(key: &str, value: Value, resource_version: i64) -> Arc<CachedObject> {
+    let value = with_resource_version(value, resource_version);
     let meta = value.get("metadata");
     let text = |field: &str| {
         meta.and_then(|m| m.get(field))

@@ -145,9 +145,9 @@ async fn accept_loop(server: Arc<ApiServer>, listener: TcpListener, acceptor: Tl
                 }
                 Err(_) => return,
             };
-            let peer = Peer {
-                client_certificate: tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec()),
-            };
+            let peer = Peer::from_certificate(
+                tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.as_ref()),
+            );
             let service = {
                 let server = server.clone();
                 service_fn(move |request| {

@@ -195,7 +195,7 @@ pub fn apply_with(
         options.force,
     )?;
     if let Some(set) = managed.entries.get_mut(&id) {
-        set.fields = set.fields.difference(&updater::server_managed_fields());
+        set.fields = set.fields.difference(updater::server_managed_fields());
     }
     managed.remove_empty();
 
@@ -324,5 +324,5 @@ pub fn applied_field_set(applied: &Value, meta: &dyn ListMeta) -> Result<FieldSe
         meta,
         gk: GroupKind::of(applied),
     };
-    Ok(typed::field_set(applied, schema)?.difference(&updater::server_managed_fields()))
+    Ok(typed::field_set(applied, schema)?.difference(updater::server_managed_fields()))
 }

@@ -18,7 +18,13 @@ pub(crate) struct Updater<'a> {
 
 /// Fields the server manages; never recorded as owned (upstream's stripMeta, plus the
 /// deletion fields, which only the server sets).
-pub(crate) fn server_managed_fields() -> FieldSet {
+pub(crate) fn server_managed_fields() -> &'static FieldSet {
+    // Built once: every write subtracts it.
+    static SET: std::sync::OnceLock<FieldSet> = std::sync::OnceLock::new();
+    SET.get_or_init(build_server_managed_fields)
+}
+
+fn build_server_managed_fields() -> FieldSet {
     let mut set = FieldSet::new();
     for path in [
         &["apiVersion"][..],
@@ -172,7 +178,7 @@ impl Updater<'_> {
             .modified
             .union(&comparison.added)
             .recursive_difference(self.ignored)
-            .difference(&server_managed_fields());
+            .difference(server_managed_fields());
         if taken.is_empty() {
             return Ok(false);
         }

@@ -21,6 +21,7 @@ pub mod metrics;
 mod nonresource;
 mod object;
 mod openapi;
+mod partial;
 mod patching;
 mod read;
 pub mod registry;

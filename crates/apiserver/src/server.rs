@@ -76,7 +76,14 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<RunningServe
     let service_accounts = pki.token_issuer(&config.issuer)?;
     let tls = Arc::new(pki.server_tls_config()?);
 
+    let loading = std::time::Instant::now();
     let cache = WatchCache::load(store.as_ref()).await?;
+    tracing::info!(
+        objects = cache.len(),
+        revision = cache.revision(),
+        ms = loading.elapsed().as_millis() as u64,
+        "watch cache loaded"
+    );
     let server = Arc::new(ApiServer {
         config,
         store: store.clone(),
@@ -94,8 +101,13 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<RunningServe
     server
         .tasks
         .spawn(cache.follow(store, server.shutdown.clone()));
+    let bootstrapping = std::time::Instant::now();
     bootstrap::ensure_defaults(&server).await?;
     watchers::start(&server).await;
+    tracing::info!(
+        ms = bootstrapping.elapsed().as_millis() as u64,
+        "default objects and informers ready"
+    );
 
     let mut local_addrs = Vec::new();
     for addr in &server.config.listen {

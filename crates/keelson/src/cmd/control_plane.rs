@@ -87,6 +87,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let store = open_store(&args).await?;
+    tracing::info!(ms = started.elapsed().as_millis() as u64, "store open");
     let mut config =
         keelson_apiserver::Config::new(args.data_dir.clone(), args.listen.clone(), minor);
     config.extra_sans = args.tls_san.clone();

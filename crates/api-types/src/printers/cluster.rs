@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::format::{age, array, label_selector, name, or_none, text};
-use super::{AGE, Column, NAME, Printer};
+use super::{AGE, NAME, Printer, col, int_col};
 
 pub(super) fn printer(group: &str, kind: &str) -> Option<&'static Printer> {
     Some(match (group, kind) {
@@ -20,10 +20,6 @@ pub(super) fn printer(group: &str, kind: &str) -> Option<&'static Printer> {
         ("certificates.k8s.io", "CertificateSigningRequest") => &CSR,
         _ => return None,
     })
-}
-
-const fn col(name: &'static str, priority: i32) -> Column {
-    (name, "string", "", priority, "")
 }
 
 const ROLE: Printer = Printer {
@@ -241,7 +237,7 @@ const STORAGE_CLASS: Printer = Printer {
 const PRIORITY_CLASS: Printer = Printer {
     columns: &[
         NAME,
-        ("Value", "integer", "", 0, ""),
+        int_col("Value"),
         ("Global-Default", "boolean", "", 0, ""),
         AGE,
         col("PreemptionPolicy", 1),

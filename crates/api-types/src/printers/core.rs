@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::format::{age, age_since, array, int, labels, name, or_none, text};
-use super::{AGE, Column, NAME, Printer};
+use super::{AGE, NAME, Printer, col, int_col};
 
 pub(super) fn printer(group: &str, kind: &str) -> Option<&'static Printer> {
     Some(match (group, kind) {
@@ -23,10 +23,6 @@ pub(super) fn printer(group: &str, kind: &str) -> Option<&'static Printer> {
         ("", "PodTemplate") => &POD_TEMPLATE,
         _ => return None,
     })
-}
-
-const fn col(name: &'static str, priority: i32) -> Column {
-    (name, "string", "", priority, "")
 }
 
 const POD: Printer = Printer {
@@ -360,7 +356,7 @@ fn map_len(object: &Value, pointer: &str) -> usize {
 }
 
 const CONFIG_MAP: Printer = Printer {
-    columns: &[NAME, ("Data", "integer", "", 0, ""), AGE],
+    columns: &[NAME, int_col("Data"), AGE],
     cells: |cm, now| {
         vec![
             name(cm),
@@ -371,7 +367,7 @@ const CONFIG_MAP: Printer = Printer {
 };
 
 const SECRET: Printer = Printer {
-    columns: &[NAME, col("Type", 0), ("Data", "integer", "", 0, ""), AGE],
+    columns: &[NAME, col("Type", 0), int_col("Data"), AGE],
     cells: |s, now| {
         vec![
             name(s),
@@ -383,7 +379,7 @@ const SECRET: Printer = Printer {
 };
 
 const SERVICE_ACCOUNT: Printer = Printer {
-    columns: &[NAME, ("Secrets", "integer", "", 0, ""), AGE],
+    columns: &[NAME, int_col("Secrets"), AGE],
     cells: |sa, now| vec![name(sa), json!(array(sa, "/secrets").len()), age(sa, now)],
 };
 
@@ -552,9 +548,9 @@ const PV: Printer = Printer {
 const REPLICATION_CONTROLLER: Printer = Printer {
     columns: &[
         NAME,
-        ("Desired", "integer", "", 0, ""),
-        ("Current", "integer", "", 0, ""),
-        ("Ready", "integer", "", 0, ""),
+        int_col("Desired"),
+        int_col("Current"),
+        int_col("Ready"),
         AGE,
         col("Containers", 1),
         col("Images", 1),

@@ -37,6 +37,15 @@ pub(crate) struct Printer {
     pub cells: fn(&Value, i64) -> Vec<Value>,
 }
 
+/// A string column; priority 1 shows only with `-o wide`.
+pub(crate) const fn col(name: &'static str, priority: i32) -> Column {
+    (name, "string", "", priority, "")
+}
+
+pub(crate) const fn int_col(name: &'static str) -> Column {
+    (name, "integer", "", 0, "")
+}
+
 pub(crate) const NAME: Column = (
     "Name",
     "string",

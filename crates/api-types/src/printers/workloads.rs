@@ -6,7 +6,7 @@ use super::format::{
     age, age_since, array, containers_and_images, int, label_selector, labels, name, or_none, text,
     unix_seconds,
 };
-use super::{AGE, Column, NAME, Printer, human_duration};
+use super::{AGE, Column, NAME, Printer, col, human_duration, int_col};
 
 pub(super) fn printer(group: &str, kind: &str) -> Option<&'static Printer> {
     Some(match (group, kind) {
@@ -21,14 +21,6 @@ pub(super) fn printer(group: &str, kind: &str) -> Option<&'static Printer> {
         ("policy", "PodDisruptionBudget") => &PDB,
         _ => return None,
     })
-}
-
-const fn col(name: &'static str, priority: i32) -> Column {
-    (name, "string", "", priority, "")
-}
-
-const fn int_col(name: &'static str) -> Column {
-    (name, "integer", "", 0, "")
 }
 
 const WIDE: [Column; 3] = [col("Containers", 1), col("Images", 1), col("Selector", 1)];

@@ -252,13 +252,9 @@ pub async fn guaranteed_update(
             && strategy::pending_finalizers(ctx, &new).is_empty()
             && !dry_run
         {
-            match ctx.server.store.delete(&key, Some(kv.mod_revision)).await {
-                Ok((_, revision)) => {
-                    return Ok((with_resource_version(new, revision), true));
-                }
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(StoreError::NotFound) => return Err(ctx.not_found(name)),
-                Err(err) => return Err(err.into()),
+            match cas_delete(ctx, &key, kv.mod_revision, name).await? {
+                Some(revision) => return Ok((with_resource_version(new, revision), true)),
+                None => continue,
             }
         }
         meta_mut(&mut new).remove("resourceVersion");
@@ -270,23 +266,55 @@ pub async fn guaranteed_update(
         if dry_run {
             return Ok((new, true));
         }
-        match ctx
-            .server
-            .store
-            .update(&key, encode_for_store(&new), kv.mod_revision, None)
-            .await
-        {
-            Ok(written) => {
-                return Ok((with_resource_version(new, written.mod_revision), true));
-            }
-            // The client's resourceVersion (if any) matched what we read; losing a race after
-            // that is ours to retry.
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(StoreError::NotFound) => return Err(ctx.not_found(name)),
-            Err(err) => return Err(err.into()),
+        // The client's resourceVersion (if any) matched what we read; losing a race after that
+        // is ours to retry.
+        match cas_update(ctx, &key, &new, kv.mod_revision, name).await? {
+            Some(revision) => return Ok((with_resource_version(new, revision), true)),
+            None => continue,
         }
     }
     Err(ctx.conflict(name))
+}
+
+/// Replace `key` if it is still at `expected`: the revision written, or `None` when another
+/// writer got there first and the caller should read again and retry.
+async fn cas_update(
+    ctx: &Ctx,
+    key: &str,
+    value: &Value,
+    expected: i64,
+    name: &str,
+) -> Result<Option<i64>, ApiError> {
+    let written = ctx
+        .server
+        .store
+        .update(key, encode_for_store(value), expected, None)
+        .await;
+    cas_outcome(ctx, name, written.map(|kv| kv.mod_revision))
+}
+
+/// Delete `key` if it is still at `expected`, as [`cas_update`].
+async fn cas_delete(
+    ctx: &Ctx,
+    key: &str,
+    expected: i64,
+    name: &str,
+) -> Result<Option<i64>, ApiError> {
+    let deleted = ctx.server.store.delete(key, Some(expected)).await;
+    cas_outcome(ctx, name, deleted.map(|(_, revision)| revision))
+}
+
+fn cas_outcome(
+    ctx: &Ctx,
+    name: &str,
+    result: Result<i64, StoreError>,
+) -> Result<Option<i64>, ApiError> {
+    match result {
+        Ok(revision) => Ok(Some(revision)),
+        Err(StoreError::Conflict { .. }) => Ok(None),
+        Err(StoreError::NotFound) => Err(ctx.not_found(name)),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// managedFields timestamps change on every write; equality ignores them.
@@ -536,13 +564,9 @@ async fn delete_object(
             if options.dry_run {
                 return Ok((current, true));
             }
-            match ctx.server.store.delete(&key, Some(kv.mod_revision)).await {
-                Ok((_, revision)) => {
-                    return Ok((with_resource_version(current, revision), true));
-                }
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(StoreError::NotFound) => return Err(ctx.not_found(name)),
-                Err(err) => return Err(err.into()),
+            match cas_delete(ctx, &key, kv.mod_revision, name).await? {
+                Some(revision) => return Ok((with_resource_version(current, revision), true)),
+                None => continue,
             }
         }
         {
@@ -575,18 +599,9 @@ async fn delete_object(
             return Ok((marked, false));
         }
         meta_mut(&mut marked).remove("resourceVersion");
-        match ctx
-            .server
-            .store
-            .update(&key, encode_for_store(&marked), kv.mod_revision, None)
-            .await
-        {
-            Ok(written) => {
-                return Ok((with_resource_version(marked, written.mod_revision), false));
-            }
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(StoreError::NotFound) => return Err(ctx.not_found(name)),
-            Err(err) => return Err(err.into()),
+        match cas_update(ctx, &key, &marked, kv.mod_revision, name).await? {
+            Some(revision) => return Ok((with_resource_version(marked, revision), false)),
+            None => continue,
         }
     }
     Err(ctx.conflict(name))

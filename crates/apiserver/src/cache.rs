@@ -92,20 +92,6 @@ impl WatchCache {
         }))
     }
 
-    /// How many objects the cache holds.
-    pub fn len(&self) -> usize {
-        self.resources
-            .read()
-            .expect("cache lock")
-            .values()
-            .map(|r| r.objects.len())
-            .sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     pub fn revision(&self) -> Revision {
         *self.revision.borrow()
     }

@@ -79,7 +79,11 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<RunningServe
     let loading = std::time::Instant::now();
     let cache = WatchCache::load(store.as_ref()).await?;
     tracing::info!(
-        objects = cache.len(),
+        objects = cache
+            .object_counts()
+            .iter()
+            .map(|(_, _, count)| count)
+            .sum::<usize>(),
         revision = cache.revision(),
         ms = loading.elapsed().as_millis() as u64,
         "watch cache loaded"

@@ -2,8 +2,9 @@
 //! bootstrappolicy), transcribed as data: the default ClusterRoles, ClusterRoleBindings and the
 //! kube-system / kube-public Roles and RoleBindings every cluster starts with.
 //!
-//! Upstream runs one service account per controller; keelson's controllers do not, so the
-//! per-controller `system:controller:*` ClusterRoles are not reproduced.
+//! The per-controller `system:controller:*` roles live in [`controllers`].
+
+mod controllers;
 
 use serde_json::{Value, json};
 
@@ -497,7 +498,7 @@ pub fn cluster_roles() -> Vec<Value> {
     let view = aggregate_to_view_rules();
     let edit = union(&[aggregate_to_edit_rules(), view.clone()]);
     let admin = union(&[edit.clone(), aggregate_to_admin_rules()]);
-    vec![
+    let mut roles = vec![
         // The superuser role.
         cluster_role(
             "cluster-admin",
@@ -655,39 +656,6 @@ pub fn cluster_roles() -> Vec<Value> {
             "system:kube-controller-manager",
             kube_controller_manager_rules(),
         ),
-        // The controllers Keelson runs, with upstream's per-controller rules
-        // (system:controller:* in bootstrappolicy/controller_policy.go).
-        cluster_role(
-            "system:controller:generic-garbage-collector",
-            vec![
-                rule(
-                    &["get", "list", "watch", "patch", "update", "delete"],
-                    &["*"],
-                    &["*"],
-                ),
-                events_rule(),
-            ],
-        ),
-        cluster_role(
-            "system:controller:namespace-controller",
-            vec![
-                rule(
-                    &["get", "list", "watch", "delete"],
-                    &[CORE],
-                    &["namespaces"],
-                ),
-                rule(
-                    &["update"],
-                    &[CORE],
-                    &["namespaces/finalize", "namespaces/status"],
-                ),
-                rule(
-                    &["get", "list", "delete", "deletecollection"],
-                    &["*"],
-                    &["*"],
-                ),
-            ],
-        ),
         cluster_role(
             "system:kube-dns",
             vec![rule(
@@ -778,13 +746,15 @@ pub fn cluster_roles() -> Vec<Value> {
                 ],
             )],
         ),
-    ]
+    ];
+    roles.extend(controllers::roles());
+    roles
 }
 
 /// The default ClusterRoleBindings, each named after its ClusterRole.
 pub fn cluster_role_bindings() -> Vec<Value> {
     use Subject::{Group, ServiceAccount, User};
-    vec![
+    let mut bindings = vec![
         cluster_binding("cluster-admin", &[Group("system:masters")]),
         cluster_binding("system:monitoring", &[Group("system:monitoring")]),
         cluster_binding("system:discovery", &[Group("system:authenticated")]),
@@ -801,22 +771,6 @@ pub fn cluster_role_bindings() -> Vec<Value> {
             "system:kube-controller-manager",
             &[User("system:kube-controller-manager")],
         ),
-        // Upstream binds each controller role to its own service account; Keelson's controller
-        // manager runs them all as one client, authenticated as system:kube-controller-manager.
-        cluster_binding(
-            "system:controller:generic-garbage-collector",
-            &[
-                ServiceAccount("kube-system", "generic-garbage-collector"),
-                User("system:kube-controller-manager"),
-            ],
-        ),
-        cluster_binding(
-            "system:controller:namespace-controller",
-            &[
-                ServiceAccount("kube-system", "namespace-controller"),
-                User("system:kube-controller-manager"),
-            ],
-        ),
         cluster_binding(
             "system:kube-dns",
             &[ServiceAccount("kube-system", "kube-dns")],
@@ -830,7 +784,9 @@ pub fn cluster_role_bindings() -> Vec<Value> {
             "system:service-account-issuer-discovery",
             &[Group("system:serviceaccounts")],
         ),
-    ]
+    ];
+    bindings.extend(controllers::bindings());
+    bindings
 }
 
 /// The default Roles in kube-system and kube-public.

@@ -262,6 +262,37 @@ fn bootstrap_components() {
             )
             .allowed
     );
+    // The per-controller roles reach the controller manager's single identity and the
+    // controllers' own service accounts, and no further.
+    for who in [
+        kcm.clone(),
+        user(
+            "system:serviceaccount:kube-system:deployment-controller",
+            &[],
+        ),
+    ] {
+        assert!(
+            authorizer
+                .authorize_resource(&who, &attrs("create", "apps", "replicasets", "", "", "ns"))
+                .allowed
+        );
+    }
+    assert!(
+        !authorizer
+            .authorize_resource(
+                &user(
+                    "system:serviceaccount:kube-system:deployment-controller",
+                    &[]
+                ),
+                &attrs("create", "batch", "jobs", "", "", "ns")
+            )
+            .allowed
+    );
+    assert!(
+        authorizer
+            .authorize_resource(&kcm, &attrs("create", "", "pods", "binding", "", "ns"))
+            .allowed
+    );
     let proxy = user("system:kube-proxy", &[]);
     assert!(
         authorizer

@@ -8,10 +8,14 @@
 pub mod gc;
 pub mod leader;
 pub mod namespace;
+pub mod informers;
 mod resources;
 
 use std::time::Duration;
 
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,9 +41,8 @@ pub async fn run(client: kube::Client, identity: String, shutdown: CancellationT
         tracing::info!("controller manager became leader");
         let lost = leadership.lost.clone();
         let work = CancellationToken::new();
-        let mut tasks = tokio::task::JoinSet::new();
-        tasks.spawn(namespace::run(client.clone(), work.clone()));
-        tasks.spawn(gc::run(client.clone(), work.clone()));
+        let mut tasks = JoinSet::new();
+        start_all(&client, &mut tasks, &work);
         tokio::select! {
             _ = shutdown.cancelled() => {}
             _ = lost.cancelled() => tracing::warn!("controller manager lost leadership"),
@@ -51,5 +54,19 @@ pub async fn run(client: kube::Client, identity: String, shutdown: CancellationT
             return;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Set up every controller (each subscribes to the shared informers it needs), then start the
+/// informers and the controllers; all of them stop when `work` is cancelled.
+fn start_all(client: &kube::Client, tasks: &mut JoinSet<()>, work: &CancellationToken) {
+    let informers = informers::Informers::new(client.clone());
+    let controllers: Vec<BoxFuture<'static, ()>> = vec![
+        namespace::run(client.clone(), work.clone()).boxed(),
+        gc::run(client.clone(), work.clone()).boxed(),
+    ];
+    informers.start(tasks, work.clone());
+    for controller in controllers {
+        tasks.spawn(controller);
     }
 }

@@ -1,0 +1,199 @@
+//! Pod state as the workload controllers judge it (upstream's `podutil` and
+//! `controller.ActivePodsWithRanks`).
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
+
+/// Annotation with which users bias which pods go first on scale-down.
+pub const POD_DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
+
+fn phase(pod: &Pod) -> &str {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("")
+}
+
+/// Not finished and not being deleted (upstream's `IsPodActive`).
+pub fn is_active(pod: &Pod) -> bool {
+    !matches!(phase(pod), "Succeeded" | "Failed") && pod.metadata.deletion_timestamp.is_none()
+}
+
+/// When the pod's Ready condition last became True, if it is True.
+pub fn ready_since(pod: &Pod) -> Option<Option<Timestamp>> {
+    let condition = pod
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready")?;
+    (condition.status == "True").then(|| condition.last_transition_time.as_ref().map(|t| t.0))
+}
+
+pub fn is_ready(pod: &Pod) -> bool {
+    ready_since(pod).is_some()
+}
+
+/// Ready for at least `min_ready_seconds` at `now` (upstream's `IsPodAvailable`).
+pub fn is_available(pod: &Pod, min_ready_seconds: i32, now: Timestamp) -> bool {
+    match ready_since(pod) {
+        None => false,
+        Some(_) if min_ready_seconds <= 0 => true,
+        Some(None) => false,
+        Some(Some(since)) => since
+            .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(i64::from(
+                min_ready_seconds,
+            )))
+            .is_ok_and(|t| t < now),
+    }
+}
+
+/// How long until a ready pod becomes available, to requeue its owner then.
+pub fn until_available(
+    pod: &Pod,
+    min_ready_seconds: i32,
+    now: Timestamp,
+) -> Option<std::time::Duration> {
+    let since = ready_since(pod)??;
+    if min_ready_seconds <= 0 {
+        return None;
+    }
+    let at = since
+        .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(i64::from(
+            min_ready_seconds,
+        )))
+        .ok()?;
+    let wait = at.duration_since(now);
+    (wait.is_positive()).then(|| wait.unsigned_abs() + std::time::Duration::from_millis(50))
+}
+
+fn deletion_cost(pod: &Pod) -> i32 {
+    pod.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(POD_DELETION_COST))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn node(pod: &Pod) -> &str {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .unwrap_or("")
+}
+
+fn restarts(pod: &Pod) -> i32 {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .map(|cs| cs.iter().map(|c| c.restart_count).max().unwrap_or(0))
+        .unwrap_or(0)
+}
+
+fn phase_rank(pod: &Pod) -> u8 {
+    match phase(pod) {
+        "Pending" => 0,
+        "Unknown" => 1,
+        "Running" => 2,
+        _ => 0,
+    }
+}
+
+/// floor(log2(now - t)) in nanoseconds, -1 for a time not in the past (upstream's
+/// logarithmic scale-down buckets).
+fn log_bucket(t: Timestamp, now: Timestamp) -> i64 {
+    let nanos = now.duration_since(t).as_nanos();
+    if nanos <= 0 {
+        -1
+    } else {
+        i64::from(127 - nanos.leading_zeros() as i32)
+    }
+}
+
+/// Compare two optional times where the later (or missing) one comes first, bucketed
+/// logarithmically; ties fall back to the uid.
+fn newer_first(
+    a: Option<Timestamp>,
+    b: Option<Timestamp>,
+    now: Timestamp,
+    uids: (&str, &str),
+) -> Option<Ordering> {
+    if a == b {
+        return None;
+    }
+    match (a, b) {
+        (None, _) => Some(Ordering::Less),
+        (_, None) => Some(Ordering::Greater),
+        (Some(a), Some(b)) => {
+            let diff = log_bucket(a, now) - log_bucket(b, now);
+            if diff == 0 {
+                Some(uids.0.cmp(uids.1))
+            } else {
+                Some(diff.cmp(&0))
+            }
+        }
+    }
+}
+
+/// Order pods so the ones to delete first come first (upstream's `ActivePodsWithRanks`):
+/// unassigned < assigned; Pending < Unknown < Running; not ready < ready; lower
+/// pod-deletion-cost first; more co-located related pods on the node first; ready for a
+/// shorter time first; more restarts first; newer first.
+pub fn rank_for_deletion(
+    pods: &mut [std::sync::Arc<Pod>],
+    related: &[std::sync::Arc<Pod>],
+    now: Timestamp,
+) {
+    let mut per_node: HashMap<&str, usize> = HashMap::new();
+    for pod in related.iter().filter(|p| is_active(p)) {
+        let n = node(pod);
+        if !n.is_empty() {
+            *per_node.entry(n).or_default() += 1;
+        }
+    }
+    let colocated = |p: &Pod| -> usize {
+        let n = node(p);
+        if n.is_empty() {
+            0
+        } else {
+            per_node.get(n).copied().unwrap_or(0)
+        }
+    };
+    pods.sort_by(|a, b| {
+        let uid = |p: &Pod| p.metadata.uid.clone().unwrap_or_default();
+        (!node(a).is_empty())
+            .cmp(&!node(b).is_empty())
+            .then_with(|| phase_rank(a).cmp(&phase_rank(b)))
+            .then_with(|| is_ready(a).cmp(&is_ready(b)))
+            .then_with(|| deletion_cost(a).cmp(&deletion_cost(b)))
+            .then_with(|| colocated(b).cmp(&colocated(a)))
+            .then_with(|| {
+                if is_ready(a) && is_ready(b) {
+                    newer_first(
+                        ready_since(a).flatten(),
+                        ready_since(b).flatten(),
+                        now,
+                        (&uid(a), &uid(b)),
+                    )
+                    .unwrap_or(Ordering::Equal)
+                } else {
+                    Ordering::Equal
+                }
+            })
+            .then_with(|| restarts(b).cmp(&restarts(a)))
+            .then_with(|| {
+                newer_first(
+                    a.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                    b.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                    now,
+                    (&uid(a), &uid(b)),
+                )
+                .unwrap_or(Ordering::Equal)
+            })
+    });
+}

@@ -1,0 +1,139 @@
+//! The StatefulSet controller (upstream's statefulset-controller): ordinal pods `<set>-<i>` with
+//! stable hostnames and claims, OrderedReady or Parallel pod management, RollingUpdate with a
+//! partition or OnDelete, ControllerRevisions for the current and update templates, and the
+//! status `kubectl rollout status sts/x` reads.
+
+mod control;
+pub(crate) mod events;
+pub(crate) mod health;
+mod identity;
+mod revisions;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetStatus};
+use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt;
+use kube::api::{Api, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::Store;
+use tokio_util::sync::CancellationToken;
+
+use crate::ControllerError;
+use crate::history;
+use crate::informers::Informers;
+
+const COMPONENT: &str = "statefulset-controller";
+
+/// Deletions reach no subscriber of the shared informers, so every set is looked at again this
+/// often even when nothing it watches changed.
+const RESYNC: Duration = Duration::from_secs(30);
+
+pub(crate) struct Context {
+    client: kube::Client,
+    pods: Store<Pod>,
+    revisions: Store<ControllerRevision>,
+    events: events::Recorder,
+}
+
+pub fn run(
+    informers: &mut Informers,
+    client: kube::Client,
+    shutdown: CancellationToken,
+) -> impl Future<Output = ()> + Send + 'static {
+    let sets = informers.shared::<StatefulSet>();
+    let pods = informers.shared::<Pod>();
+    let revisions = informers.shared::<ControllerRevision>();
+    let context = Arc::new(Context {
+        events: events::Recorder::new(client.clone(), COMPONENT),
+        client,
+        pods: pods.cache,
+        revisions: revisions.cache,
+    });
+    async move {
+        let caches_ready = async {
+            let _ = context.pods.wait_until_ready().await;
+            let _ = context.revisions.wait_until_ready().await;
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = caches_ready => {}
+        }
+        Controller::for_shared_stream(sets.changes, sets.cache)
+            .owns_shared_stream(pods.changes)
+            .graceful_shutdown_on(shutdown.cancelled_owned())
+            .run(reconcile, error_policy, context)
+            .for_each(|_| async {})
+            .await;
+    }
+}
+
+fn error_policy(set: Arc<StatefulSet>, err: &ControllerError, _: Arc<Context>) -> Action {
+    tracing::warn!(%err, set = %set.name_any(), "statefulset sync failed; retrying");
+    Action::requeue(Duration::from_secs(2))
+}
+
+async fn reconcile(
+    set: Arc<StatefulSet>,
+    context: Arc<Context>,
+) -> Result<Action, ControllerError> {
+    let Some(spec) = set.spec.as_ref() else {
+        return Ok(Action::await_change());
+    };
+    let namespace = set.namespace().unwrap_or_default();
+    let uid = set.uid().unwrap_or_default();
+    // INTERIM(podcontrol): an owner index and adoption of orphans come with crate::podcontrol.
+    let pods: Vec<Arc<Pod>> = context
+        .pods
+        .state()
+        .into_iter()
+        .filter(|pod| pod.metadata.namespace.as_deref() == Some(namespace.as_str()))
+        .filter(|pod| history::controller_uid(&pod.metadata) == Some(uid.as_str()))
+        .collect();
+    let revisions = revisions::resolve(&context, &set).await?;
+    let mut live: HashSet<String> = pods
+        .iter()
+        .filter_map(|pod| identity::revision_of(pod).map(str::to_owned))
+        .collect();
+    let outcome = control::sync(&context, &set, pods, &revisions).await?;
+    write_status(&context, &set, outcome.status).await?;
+    live.insert(revisions.current.name_any());
+    live.insert(revisions.update.name_any());
+    let api: Api<ControllerRevision> = Api::namespaced(context.client.clone(), &namespace);
+    let limit = spec.revision_history_limit.unwrap_or(10);
+    history::truncate(&api, &revisions.all, &live, limit).await?;
+    Ok(Action::requeue(outcome.recheck.unwrap_or(RESYNC)))
+}
+
+/// Write the status through /status when it changed, retrying once on a stale resourceVersion.
+async fn write_status(
+    context: &Context,
+    set: &StatefulSet,
+    status: StatefulSetStatus,
+) -> Result<(), ControllerError> {
+    if set.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    let api: Api<StatefulSet> =
+        Api::namespaced(context.client.clone(), &set.namespace().unwrap_or_default());
+    let mut updated = set.clone();
+    for _ in 0..2 {
+        updated.status = Some(status.clone());
+        match api
+            .replace_status(&set.name_any(), &PostParams::default(), &updated)
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                updated = api.get(&set.name_any()).await?;
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(())
+}

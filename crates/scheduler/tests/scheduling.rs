@@ -1,0 +1,350 @@
+//! The scheduler against a real control plane: it runs in-process with the admin client while
+//! the tests create Nodes (allocatable through the status subresource) and pods, then assert
+//! where the pods land, the events and conditions of those that cannot, and preemption.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use k8s_openapi::api::scheduling::v1::PriorityClass;
+use keelson_e2e::ControlPlane;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, Config};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+struct Cluster {
+    _plane: ControlPlane,
+    client: Client,
+    stop: CancellationToken,
+    scheduler: tokio::task::JoinHandle<()>,
+}
+
+impl Cluster {
+    async fn start() -> anyhow::Result<Cluster> {
+        let plane = ControlPlane::start("1.33")?;
+        let kubeconfig = kube::config::Kubeconfig::read_from(plane.kubeconfig())?;
+        let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+        let client = Client::try_from(config)?;
+        let stop = CancellationToken::new();
+        let scheduler = tokio::spawn(keelson_scheduler::run(
+            client.clone(),
+            "test-scheduler".into(),
+            stop.clone(),
+        ));
+        Ok(Cluster {
+            _plane: plane,
+            client,
+            stop,
+            scheduler,
+        })
+    }
+
+    async fn shutdown(self) {
+        self.stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.scheduler).await;
+    }
+
+    fn pods(&self) -> Api<Pod> {
+        Api::namespaced(self.client.clone(), "default")
+    }
+
+    async fn node(
+        &self,
+        name: &str,
+        cpu: &str,
+        labels: Value,
+        taints: Value,
+    ) -> anyhow::Result<()> {
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let mut all_labels = json!({"kubernetes.io/hostname": name});
+        for (k, v) in labels.as_object().into_iter().flatten() {
+            all_labels[k] = v.clone();
+        }
+        let node: Node = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": all_labels},
+            "spec": {"taints": taints},
+        }))?;
+        nodes.create(&PostParams::default(), &node).await?;
+        let status = json!({"status": {"allocatable": {"cpu": cpu, "memory": "32Gi", "pods": "110"},
+                                       "capacity": {"cpu": cpu, "memory": "32Gi", "pods": "110"}}});
+        nodes
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+            .await?;
+        Ok(())
+    }
+
+    async fn pod(&self, spec: Value) -> anyhow::Result<()> {
+        let pod: Pod = serde_json::from_value(spec)?;
+        self.pods().create(&PostParams::default(), &pod).await?;
+        Ok(())
+    }
+
+    /// Wait until `name` is bound; its node.
+    async fn placed(&self, name: &str) -> anyhow::Result<String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let pod = self.pods().get(name).await?;
+            if let Some(node) = pod.spec.and_then(|s| s.node_name).filter(|n| !n.is_empty()) {
+                return Ok(node);
+            }
+            anyhow::ensure!(Instant::now() < deadline, "pod {name} was not scheduled");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The PodScheduled condition once it is False: (reason, message).
+    async fn unscheduled_condition(&self, name: &str) -> anyhow::Result<(String, String)> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let pod = self.pods().get(name).await?;
+            let condition = pod
+                .status
+                .and_then(|s| s.conditions)
+                .into_iter()
+                .flatten()
+                .find(|c| c.type_ == "PodScheduled" && c.status == "False");
+            if let Some(c) = condition {
+                return Ok((c.reason.unwrap_or_default(), c.message.unwrap_or_default()));
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "pod {name} has no PodScheduled=False"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Events about pod `name`, as `kubectl describe` finds them.
+    async fn events(&self, name: &str, reason: &str) -> anyhow::Result<Vec<Event>> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let api: Api<Event> = Api::namespaced(self.client.clone(), "default");
+        let selector = format!(
+            "involvedObject.name={name},involvedObject.namespace=default,involvedObject.kind=Pod"
+        );
+        loop {
+            let found: Vec<Event> = api
+                .list(&ListParams::default().fields(&selector))
+                .await?
+                .items
+                .into_iter()
+                .filter(|e| e.reason.as_deref() == Some(reason))
+                .collect();
+            if !found.is_empty() {
+                return Ok(found);
+            }
+            anyhow::ensure!(Instant::now() < deadline, "no {reason} event for {name}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn pod(name: &str, cpu: &str, labels: Value, extra_spec: Value) -> Value {
+    let mut spec = json!({
+        "terminationGracePeriodSeconds": 0,
+        "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10",
+                        "resources": {"requests": {"cpu": cpu, "memory": "64Mi"}}}],
+    });
+    for (k, v) in extra_spec.as_object().into_iter().flatten() {
+        spec[k] = v.clone();
+    }
+    json!({"metadata": {"name": name, "labels": labels}, "spec": spec})
+}
+
+#[tokio::test]
+async fn places_pods_by_resources_taints_affinity_and_anti_affinity() -> anyhow::Result<()> {
+    let cluster = Cluster::start().await?;
+    cluster
+        .node("small", "1", json!({"disk": "ssd"}), json!([]))
+        .await?;
+    cluster
+        .node(
+            "tainted",
+            "8",
+            json!({}),
+            json!([{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]),
+        )
+        .await?;
+    cluster.node("large", "4", json!({}), json!([])).await?;
+
+    cluster.pod(pod("big", "3", json!({}), json!({}))).await?;
+    assert_eq!(cluster.placed("big").await?, "large");
+
+    cluster
+        .pod(pod(
+            "on-ssd",
+            "100m",
+            json!({}),
+            json!({"nodeSelector": {"disk": "ssd"}}),
+        ))
+        .await?;
+    assert_eq!(cluster.placed("on-ssd").await?, "small");
+
+    let affinity = json!({
+        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}],
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["tainted"]}]}]}}},
+    });
+    cluster
+        .pod(pod("tolerant", "100m", json!({}), affinity))
+        .await?;
+    assert_eq!(cluster.placed("tolerant").await?, "tainted");
+
+    // Two replicas that repel each other per host, with a toleration so all three nodes count.
+    let anti = json!({
+        "tolerations": [{"key": "dedicated", "operator": "Exists"}],
+        "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
+            "labelSelector": {"matchLabels": {"app": "web"}}, "topologyKey": "kubernetes.io/hostname"}]}},
+    });
+    let mut hosts = std::collections::BTreeSet::new();
+    for i in 0..3 {
+        let name = format!("web-{i}");
+        cluster
+            .pod(pod(&name, "10m", json!({"app": "web"}), anti.clone()))
+            .await?;
+        hosts.insert(cluster.placed(&name).await?);
+    }
+    assert_eq!(
+        hosts.len(),
+        3,
+        "anti-affinity must spread web over hosts: {hosts:?}"
+    );
+    cluster
+        .pod(pod("web-3", "10m", json!({"app": "web"}), anti))
+        .await?;
+    let (reason, message) = cluster.unscheduled_condition("web-3").await?;
+    assert_eq!(reason, "Unschedulable");
+    assert_eq!(
+        message,
+        "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules. \
+         preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.."
+    );
+    cluster.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn failed_scheduling_event_then_placement_when_a_node_arrives() -> anyhow::Result<()> {
+    let cluster = Cluster::start().await?;
+    cluster.node("n1", "2", json!({}), json!([])).await?;
+    cluster.node("n2", "2", json!({}), json!([])).await?;
+    cluster
+        .node(
+            "n3",
+            "64",
+            json!({}),
+            json!([{"key": "key", "value": "value", "effect": "NoSchedule"}]),
+        )
+        .await?;
+    cluster
+        .pod(pod("pending", "16", json!({}), json!({})))
+        .await?;
+    let expected = "0/3 nodes are available: 1 node(s) had untolerated taint {key: value}, \
+                    2 Insufficient cpu. preemption: 0/3 nodes are available: \
+                    1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod..";
+    let events = cluster.events("pending", "FailedScheduling").await?;
+    assert_eq!(events[0].message.as_deref(), Some(expected));
+    assert_eq!(events[0].type_.as_deref(), Some("Warning"));
+    assert_eq!(
+        events[0]
+            .source
+            .as_ref()
+            .and_then(|s| s.component.as_deref()),
+        Some("default-scheduler")
+    );
+    let (reason, message) = cluster.unscheduled_condition("pending").await?;
+    assert_eq!(
+        (reason.as_str(), message.as_str()),
+        ("Unschedulable", expected)
+    );
+
+    cluster.node("n4", "32", json!({}), json!([])).await?;
+    assert_eq!(cluster.placed("pending").await?, "n4");
+    let scheduled = cluster.events("pending", "Scheduled").await?;
+    assert_eq!(
+        scheduled[0].message.as_deref(),
+        Some("Successfully assigned default/pending to n4")
+    );
+    cluster.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn topology_spread_across_zones() -> anyhow::Result<()> {
+    let cluster = Cluster::start().await?;
+    for (name, zone) in [("a1", "a"), ("a2", "a"), ("a3", "a"), ("b1", "b")] {
+        cluster
+            .node(
+                name,
+                "8",
+                json!({"topology.kubernetes.io/zone": zone}),
+                json!([]),
+            )
+            .await?;
+    }
+    let spread = json!({"topologySpreadConstraints": [{
+        "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
+        "labelSelector": {"matchLabels": {"app": "spread"}}}]});
+    let mut per_zone = BTreeMap::<String, usize>::new();
+    for i in 0..6 {
+        let name = format!("spread-{i}");
+        cluster
+            .pod(pod(&name, "100m", json!({"app": "spread"}), spread.clone()))
+            .await?;
+        let node = cluster.placed(&name).await?;
+        *per_zone.entry(node[..1].to_string()).or_default() += 1;
+    }
+    assert_eq!(per_zone, BTreeMap::from([("a".into(), 3), ("b".into(), 3)]));
+    cluster.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn preempts_a_lower_priority_pod_and_honours_scheduling_gates() -> anyhow::Result<()> {
+    let cluster = Cluster::start().await?;
+    cluster.node("only", "1", json!({}), json!([])).await?;
+    let classes: Api<PriorityClass> = Api::all(cluster.client.clone());
+    let high: PriorityClass =
+        serde_json::from_value(json!({"metadata": {"name": "high"}, "value": 1000}))?;
+    classes.create(&PostParams::default(), &high).await?;
+
+    cluster
+        .pod(pod("low", "800m", json!({}), json!({})))
+        .await?;
+    assert_eq!(cluster.placed("low").await?, "only");
+    // Priority comes from the class: nothing on the server resolves it yet.
+    cluster
+        .pod(pod(
+            "important",
+            "800m",
+            json!({}),
+            json!({"priorityClassName": "high"}),
+        ))
+        .await?;
+    assert_eq!(cluster.placed("important").await?, "only");
+    assert!(
+        cluster.pods().get_opt("low").await?.is_none(),
+        "the victim is evicted"
+    );
+    cluster.events("low", "Preempted").await?;
+
+    // A gated pod waits with reason SchedulingGated until its gates are removed.
+    cluster
+        .pod(pod(
+            "gated",
+            "10m",
+            json!({}),
+            json!({"schedulingGates": [{"name": "example.com/wait"}]}),
+        ))
+        .await?;
+    let (reason, _) = cluster.unscheduled_condition("gated").await?;
+    assert_eq!(reason, "SchedulingGated");
+    let ungate = json!({"spec": {"schedulingGates": null}});
+    cluster
+        .pods()
+        .patch("gated", &PatchParams::default(), &Patch::Merge(&ungate))
+        .await?;
+    assert_eq!(cluster.placed("gated").await?, "only");
+    cluster.shutdown().await;
+    Ok(())
+}

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use k8s_openapi::api::core::v1::{Event, Node, Pod, ServiceAccount};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use keelson_e2e::ControlPlane;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -26,6 +26,13 @@ impl Cluster {
         let kubeconfig = kube::config::Kubeconfig::read_from(plane.kubeconfig())?;
         let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
         let client = Client::try_from(config)?;
+        // Pods need the namespace's default service account, which a controller creates.
+        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while accounts.get_opt("default").await?.is_none() {
+            anyhow::ensure!(Instant::now() < deadline, "no default service account");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let stop = CancellationToken::new();
         let scheduler = tokio::spawn(keelson_scheduler::run(
             client.clone(),
@@ -139,14 +146,24 @@ impl Cluster {
     }
 }
 
+/// A pod; like a DaemonSet's, it tolerates the taints the node lifecycle controller puts on
+/// these kubelet-less nodes, so only the taints a test sets matter.
 fn pod(name: &str, cpu: &str, labels: Value, extra_spec: Value) -> Value {
     let mut spec = json!({
         "terminationGracePeriodSeconds": 0,
+        "tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists"},
+                        {"key": "node.kubernetes.io/not-ready", "operator": "Exists"}],
         "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10",
                         "resources": {"requests": {"cpu": cpu, "memory": "64Mi"}}}],
     });
     for (k, v) in extra_spec.as_object().into_iter().flatten() {
-        spec[k] = v.clone();
+        if k == "tolerations" {
+            let mut all = spec[k].as_array().cloned().unwrap_or_default();
+            all.extend(v.as_array().cloned().unwrap_or_default());
+            spec[k] = json!(all);
+        } else {
+            spec[k] = v.clone();
+        }
     }
     json!({"metadata": {"name": name, "labels": labels}, "spec": spec})
 }

@@ -100,6 +100,13 @@ class ControlPlane:
             raise subprocess.CalledProcessError(result.returncode, result.args, result.stdout, result.stderr)
         return result.stdout if check else result
 
+    def wait_for(self, condition, what, timeout=30):
+        deadline = time.time() + timeout
+        while not condition():
+            if time.time() > deadline:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            time.sleep(0.1)
+
     def kubectl_json(self, *args):
         return json.loads(self.kubectl(*args, "-o", "json"))
 
@@ -123,6 +130,10 @@ def namespace(plane, request):
     """A fresh namespace per test."""
     name = "t-" + request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "").replace(".", "-")[:50]
     plane.kubectl("create", "namespace", name)
+    # As upstream's e2e framework does: pods are refused until the service-account controller
+    # has created the namespace's default ServiceAccount.
+    plane.wait_for(lambda: plane.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode == 0,
+                   "the default service account")
     yield name
     plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
 

@@ -8,6 +8,10 @@ import pytest
 import yaml
 
 
+# Every namespace holds the kube-root-ca.crt ConfigMap; listings of what a test made skip it.
+NOT_ROOT_CA = "--field-selector=metadata.name!=kube-root-ca.crt"
+
+
 def test_version_selects_kubectl_minor(plane):
     out = json.loads(plane.kubectl("version", "-o", "json"))
     assert out["serverVersion"]["minor"] == plane.version.split(".")[1]
@@ -124,7 +128,7 @@ def test_get_output_formats(plane, namespace):
     plane.kubectl("create", "configmap", "c1", "-n", namespace, "--from-literal=a=1")
     plane.kubectl("create", "configmap", "c2", "-n", namespace, "--from-literal=a=2")
     plane.kubectl("label", "configmap", "c2", "-n", namespace, "tier=gold")
-    assert plane.kubectl("get", "cm", "-n", namespace, "-o", "name").split() == ["configmap/c1", "configmap/c2"]
+    assert plane.kubectl("get", "cm", "-n", namespace, "-o", "name", NOT_ROOT_CA).split() == ["configmap/c1", "configmap/c2"]
     wide = plane.kubectl("get", "cm", "-n", namespace, "-o", "wide")
     assert "DATA" in wide and "c1" in wide
     doc = yaml.safe_load(plane.kubectl("get", "cm", "c1", "-n", namespace, "-o", "yaml"))
@@ -172,7 +176,7 @@ def test_delete_modes(plane, namespace):
     result = plane.kubectl("get", "configmap", "a", "-n", namespace, check=False)
     assert result.returncode != 0 and 'configmaps "a" not found' in result.stderr
     plane.kubectl("delete", "configmap", "-n", namespace, "--all")
-    assert plane.kubectl("get", "cm", "-n", namespace, "-o", "name").strip() == ""
+    assert plane.kubectl("get", "cm", "-n", namespace, "-o", "name", NOT_ROOT_CA).strip() == ""
 
 
 def test_server_side_apply_and_conflict(plane, namespace):

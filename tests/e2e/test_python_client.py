@@ -30,7 +30,7 @@ def test_pagination(api, namespace):
     seen, token = [], None
     while True:
         page = core.list_namespaced_config_map(namespace, limit=3, _continue=token)
-        seen += [i.metadata.name for i in page.items]
+        seen += [i.metadata.name for i in page.items if i.metadata.name != "kube-root-ca.crt"]
         token = page.metadata._continue
         if not token:
             break

@@ -1,5 +1,5 @@
 //! What every control plane has from its first start: the system namespaces, the RBAC
-//! bootstrap policy and the `kubernetes` Service.
+//! bootstrap policy, the `kubernetes` Service and the system PriorityClasses.
 
 use serde_json::{Value, json};
 
@@ -113,6 +113,29 @@ pub async fn ensure_defaults(server: &ApiServer) -> Result<(), ServerError> {
                "subsets": [{"addresses": [{"ip": ip}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]}),
     )
     .await?;
+    // The two system PriorityClasses every cluster has (upstream's scheduling bootstrap).
+    for (name, value, description) in [
+        (
+            "system-node-critical",
+            2_000_001_000,
+            "Used for system critical pods that must not be moved from their current node.",
+        ),
+        (
+            "system-cluster-critical",
+            2_000_000_000,
+            "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
+        ),
+    ] {
+        ensure(
+            server,
+            "scheduling.k8s.io",
+            "priorityclasses",
+            json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                   "metadata": {"name": name}, "value": value, "globalDefault": false,
+                   "description": description, "preemptionPolicy": "PreemptLowerPriority"}),
+        )
+        .await?;
+    }
     // Serve nothing until the cache reflects what was just written.
     let revision = server.store.current_revision().await?;
     server

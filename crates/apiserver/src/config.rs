@@ -21,6 +21,11 @@ pub struct Config {
     pub cluster_name: String,
     /// The first address of the service CIDR, given to the `kubernetes` Service.
     pub kubernetes_service_ip: String,
+    /// Where ClusterIPs come from (upstream's --service-cluster-ip-range, default 10.96.0.0/12
+    /// as kubeadm sets it).
+    pub service_cidr: (std::net::Ipv4Addr, u8),
+    /// Upstream's --service-node-port-range.
+    pub node_port_range: std::ops::RangeInclusive<u16>,
 }
 
 /// Versions of Kubernetes a control plane can serve.
@@ -38,6 +43,8 @@ impl Config {
             issuer,
             cluster_name: "keelson".into(),
             kubernetes_service_ip: "10.96.0.1".into(),
+            service_cidr: (std::net::Ipv4Addr::new(10, 96, 0, 0), 12),
+            node_port_range: 30000..=32767,
         }
     }
 

@@ -8,6 +8,7 @@
 //! Architecture invariant: this crate is the only Kubernetes component that holds a `Store`.
 //! Errors reach clients as `metav1.Status` through [`status::ApiError`] only.
 
+mod admission;
 mod authn;
 mod authz;
 mod bootstrap;

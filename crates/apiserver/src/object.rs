@@ -57,10 +57,17 @@ pub fn storage_prefix(group: &str, resource: &str, namespace: Option<&str>) -> S
     }
 }
 
-/// `(group, resource)` of a storage key, e.g. `("apps", "deployments")`.
+/// Keys the API server keeps for itself next to the objects (service IP and node port
+/// allocations). They live under `/registry/` so that every store revision reaches the watch
+/// cache, which keeps its revision in step with the store; `@` never starts an API group, so
+/// they cannot be mistaken for objects.
+pub const INTERNAL_PREFIX: &str = "/registry/@";
+
+/// `(group, resource)` of a storage key, e.g. `("apps", "deployments")`; `None` for keys that
+/// are not objects.
 pub fn resource_of_key(key: &str) -> Option<(&str, &str)> {
     let mut parts = key.strip_prefix("/registry/")?.splitn(3, '/');
-    let group = parts.next()?;
+    let group = parts.next().filter(|g| !g.starts_with('@'))?;
     let resource = parts.next()?;
     parts.next()?;
     Some((if group == "core" { "" } else { group }, resource))

@@ -108,6 +108,9 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<RunningServe
     let bootstrapping = std::time::Instant::now();
     bootstrap::ensure_defaults(&server).await?;
     watchers::start(&server).await;
+    server
+        .tasks
+        .spawn(crate::admission::service_ips::repair_loop(server.clone()));
     tracing::info!(
         ms = bootstrapping.elapsed().as_millis() as u64,
         "default objects and informers ready"

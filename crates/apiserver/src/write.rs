@@ -107,7 +107,7 @@ fn check_namespace_lifecycle(ctx: &Ctx) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn random_suffix() -> String {
+pub(crate) fn random_suffix() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut rng = rand::rng();
@@ -184,6 +184,27 @@ pub async fn create_object(
         meta.remove("selfLink");
     }
     strategy::prepare_for_create(ctx, &mut obj)?;
+    let reservation = crate::admission::admit_create(ctx, &mut obj, dry_run).await?;
+    match store_new(ctx, obj, name, dry_run, warnings).await {
+        Ok(created) => {
+            reservation.keep();
+            Ok(created)
+        }
+        Err(err) => {
+            reservation.release().await;
+            Err(err)
+        }
+    }
+}
+
+/// Validate and store an admitted new object.
+async fn store_new(
+    ctx: &Ctx,
+    mut obj: Value,
+    name: String,
+    dry_run: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Value, ApiError> {
     strategy::validate(ctx, &obj, None, warnings)?;
     strategy::track_managed_fields(ctx, None, &mut obj, "Update")?;
     let info = &ctx.resource.info;
@@ -301,6 +322,12 @@ async fn cas_delete(
     name: &str,
 ) -> Result<Option<i64>, ApiError> {
     let deleted = ctx.server.store.delete(key, Some(expected)).await;
+    if let Ok((kv, _)) = &deleted
+        && ctx.resource.info.group.is_empty()
+        && ctx.resource.info.plural == "services"
+    {
+        crate::admission::released_on_delete(ctx, &decode_value(kv)?).await;
+    }
     cas_outcome(ctx, name, deleted.map(|(_, revision)| revision))
 }
 

@@ -48,6 +48,13 @@ impl ControlPlane {
         self.data_dir.path().join("admin.kubeconfig")
     }
 
+    /// A kube-rs client with the admin credentials.
+    pub async fn client(&self) -> anyhow::Result<kube::Client> {
+        let kubeconfig = kube::config::Kubeconfig::read_from(self.kubeconfig())?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+        Ok(kube::Client::try_from(config)?)
+    }
+
     fn launch(&mut self) -> anyhow::Result<()> {
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -123,6 +130,25 @@ impl ControlPlane {
                 let _ = child.kill();
             }
             let _ = child.wait();
+        }
+    }
+}
+
+/// Poll `check` until it yields a value or `timeout` passes; the error names what was awaited
+/// and the last thing `check` reported.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        match check().await {
+            Ok(value) => return Ok(value),
+            Err(last) if Instant::now() >= deadline => {
+                bail!("timed out after {timeout:?} waiting for {what}; last: {last}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
 }

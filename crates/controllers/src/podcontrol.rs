@@ -70,3 +70,12 @@ impl Owner {
         }
     }
 }
+
+/// An error as upstream words it in events and conditions: the API server's message for API
+/// errors.
+pub fn api_message(err: &crate::ControllerError) -> String {
+    match err {
+        crate::ControllerError::Kube(kube::Error::Api(status)) => status.message.clone(),
+        other => other.to_string(),
+    }
+}

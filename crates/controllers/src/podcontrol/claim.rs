@@ -3,6 +3,7 @@
 //! strategic merge patches of `metadata.ownerReferences` that carry the child's uid, so they
 //! fail instead of touching a different object that reused the name.
 
+use std::collections::HashSet;
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
@@ -15,16 +16,16 @@ use super::selector::Selector;
 use super::{Owner, controller_of};
 use crate::ControllerError;
 
-/// The children `owner` controls after adoption and release, from its currently owned
-/// children and the orphans of its namespace. `can_adopt` (upstream's
+/// The children `owner` controls after adoption and release, from the candidates (its
+/// indexed children and its namespace's orphans; each is judged by its current controller
+/// reference, so an index lagging behind the cache does no harm). `can_adopt` (upstream's
 /// RecheckDeletionTimestamp: a fresh read of the owner) is awaited only if there is an orphan
 /// to adopt.
 pub async fn claim<K, F>(
     client: &kube::Client,
     owner: &Owner,
     selector: &Selector,
-    owned: Vec<Arc<K>>,
-    orphans: Vec<Arc<K>>,
+    candidates: impl IntoIterator<Item = Arc<K>>,
     can_adopt: F,
 ) -> Result<Vec<Arc<K>>, ControllerError>
 where
@@ -35,33 +36,37 @@ where
     F: Future<Output = Result<bool, ControllerError>>,
 {
     let api: Api<K> = Api::namespaced(client.clone(), &owner.namespace);
-    let mut claimed = Vec::with_capacity(owned.len());
-    for child in owned {
-        if controller_of(child.meta()).is_none_or(|r| r.uid != owner.uid) {
+    let mut claimed = Vec::new();
+    let mut orphans = Vec::new();
+    let mut seen = HashSet::new();
+    for child in candidates {
+        if !seen.insert(child.meta().uid.clone()) {
             continue;
         }
-        if selector.matches(child.meta().labels.as_ref()) {
-            claimed.push(child);
-        } else if !owner.deleting {
-            release(&api, owner, &child).await?;
+        let matches = selector.matches(child.meta().labels.as_ref());
+        match controller_of(child.meta()) {
+            Some(r) if r.uid == owner.uid => {
+                if matches {
+                    claimed.push(child);
+                } else if !owner.deleting {
+                    release(&api, owner, &child).await?;
+                }
+            }
+            Some(_) => {}
+            None => {
+                if matches
+                    && child.meta().deletion_timestamp.is_none()
+                    && child.meta().namespace.as_deref() == Some(owner.namespace.as_str())
+                {
+                    orphans.push(child);
+                }
+            }
         }
     }
-    let candidates: Vec<Arc<K>> = orphans
-        .into_iter()
-        .filter(|c| {
-            controller_of(c.meta()).is_none()
-                && c.meta().deletion_timestamp.is_none()
-                && c.meta().namespace.as_deref() == Some(owner.namespace.as_str())
-                && selector.matches(c.meta().labels.as_ref())
-        })
-        .collect();
-    if candidates.is_empty() || owner.deleting {
+    if orphans.is_empty() || owner.deleting || !can_adopt.await? {
         return Ok(claimed);
     }
-    if !can_adopt.await? {
-        return Ok(claimed);
-    }
-    for child in candidates {
+    for child in orphans {
         if let Some(adopted) = adopt(&api, owner, &child).await? {
             claimed.push(Arc::new(adopted));
         }

@@ -90,6 +90,15 @@ impl Expectations {
         })
     }
 
+    /// A deletion the owner asked for failed: stop waiting for it.
+    pub fn deletion_failed(&self, owner_uid: &str, uid: &str) {
+        self.with(|owners| {
+            if let Some(entry) = owners.get_mut(owner_uid) {
+                entry.deletions.remove(uid);
+            }
+        })
+    }
+
     /// Whether the owner may sync: every expected creation is visible in `children` (the
     /// owner's children in the cache) and every expected deletion is gone or terminating.
     pub fn satisfied<'a>(
@@ -129,6 +138,11 @@ impl Expectations {
                 .get(owner_uid)
                 .map(|e| EXPECTATIONS_TIMEOUT.saturating_sub(e.since.elapsed()))
         })
+    }
+
+    /// Drop expectations that expired (of owners that were deleted meanwhile, say).
+    pub fn purge_expired(&self) {
+        self.with(|owners| owners.retain(|_, e| e.since.elapsed() <= EXPECTATIONS_TIMEOUT))
     }
 
     /// The owner is gone: forget it.

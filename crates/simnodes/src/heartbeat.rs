@@ -44,6 +44,9 @@ struct NodeBeats {
     /// The last Lease written, so a renewal is one update (the kubelet's behaviour); `None`
     /// after a conflict, so the next renewal reads it first.
     lease: Option<Lease>,
+    /// Whether a renewal succeeded yet; the first comes right after registration, as the
+    /// kubelet's does, and the second picks the node's place in the renewal cycle.
+    renewed: bool,
 }
 
 type Outcome = (usize, Beat, Result<Option<Lease>, kube::Error>);
@@ -59,13 +62,17 @@ pub async fn run(
     let node_api: Api<Node> = Api::all(client);
     let mut beats: Vec<NodeBeats> = nodes
         .into_iter()
-        .map(|node| NodeBeats { node, lease: None })
+        .map(|node| NodeBeats {
+            node,
+            lease: None,
+            renewed: false,
+        })
         .collect();
     let mut due: DelayQueue<(usize, Beat)> = DelayQueue::new();
     let renew = options.lease_renew_interval;
     for i in 0..beats.len() {
-        // Spread the first renewals over one interval so the nodes do not beat in lockstep.
-        due.insert((i, Beat::Lease), renew.mul_f64(fastrand::f64()));
+        let first = renew.min(Duration::from_secs(1));
+        due.insert((i, Beat::Lease), first.mul_f64(fastrand::f64()));
         due.insert(
             (i, Beat::Status),
             options.node_status_report_frequency + renew.mul_f64(fastrand::f64()),
@@ -113,7 +120,12 @@ pub async fn run(
                     (Beat::Lease, Ok(lease)) => {
                         beats[i].lease = lease;
                         stats.leases += 1;
-                        renew.mul_f64(1.0 + LEASE_JITTER * fastrand::f64())
+                        if std::mem::replace(&mut beats[i].renewed, true) {
+                            renew.mul_f64(1.0 + LEASE_JITTER * fastrand::f64())
+                        } else {
+                            // Spread the nodes over the interval so they do not beat in lockstep.
+                            renew.mul_f64(fastrand::f64())
+                        }
                     }
                     (Beat::Status, Ok(_)) => {
                         stats.statuses += 1;

@@ -119,6 +119,13 @@ impl PodIpam {
         cidr
     }
 
+    /// The range pods of `node` currently get addresses from.
+    pub fn cidr(&self, node: u32) -> Cidr {
+        self.pools
+            .get(&node)
+            .map_or_else(|| default_pod_cidr(node), |p| p.cidr)
+    }
+
     fn pool(&mut self, node: u32) -> &mut Pool {
         self.pools
             .entry(node)

@@ -22,6 +22,7 @@ pub mod ipam;
 pub mod node_object;
 pub mod nodeset;
 pub mod options;
+mod pod_bookkeeping;
 pub mod pod_decision;
 pub mod pod_status;
 mod pod_writes;

@@ -10,18 +10,19 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tokio_util::time::{DelayQueue, delay_queue};
 
-use crate::ipam::{self, PodIpam};
+use crate::SIMULATED_LABEL;
+use crate::ipam::{self, Cidr, PodIpam};
 use crate::nodeset::NodeSet;
 use crate::options::SimOptions;
+use crate::pod_bookkeeping::{Stats, Timers};
 use crate::pod_decision::{self, Decision};
 use crate::pod_status::{self, Placement};
 use crate::pod_writes::{Outcome, PodKey, Work, perform};
@@ -38,35 +39,6 @@ struct Tracked {
     node: u32,
     /// The address this simulator holds for the pod (released when the pod finishes).
     ip: Option<Ipv4Addr>,
-}
-
-#[derive(Default)]
-struct Timers {
-    queue: DelayQueue<PodKey>,
-    keys: HashMap<PodKey, delay_queue::Key>,
-}
-
-impl Timers {
-    fn schedule(&mut self, key: PodKey, after: Duration) {
-        self.cancel(&key);
-        let handle = self.queue.insert(key.clone(), after);
-        self.keys.insert(key, handle);
-    }
-
-    fn cancel(&mut self, key: &PodKey) {
-        if let Some(handle) = self.keys.remove(key) {
-            self.queue.remove(&handle);
-        }
-    }
-}
-
-#[derive(Default)]
-struct Stats {
-    started: u64,
-    deleted: u64,
-    failures: u64,
-    last_error: Option<String>,
-    no_address: u64,
 }
 
 struct PodLoop {
@@ -107,6 +79,13 @@ pub async fn run(
         .default_backoff()
         .fuse();
     let mut pods = std::pin::pin!(pods);
+    // A node IPAM controller may assign spec.podCIDR after registration.
+    let node_config = watcher::Config::default().labels(&format!("{SIMULATED_LABEL}=true"));
+    let node_updates = watcher::watcher(Api::<Node>::all(client.clone()), node_config)
+        .default_backoff()
+        .applied_objects()
+        .fuse();
+    let mut node_updates = std::pin::pin!(node_updates);
     let mut state = PodLoop {
         client,
         nodes,
@@ -134,7 +113,7 @@ pub async fn run(
             }
             Some(expired) = state.timers.queue.next() => {
                 let key = expired.into_inner();
-                state.timers.keys.remove(&key);
+                state.timers.fired(&key);
                 state.queue(key, Work::Refresh, false);
             }
             event = pods.next(), if state.pending.len() < MAX_BACKLOG => match event {
@@ -142,7 +121,13 @@ pub async fn run(
                 Some(Err(err)) => tracing::warn!(%err, "pod watch failed; retrying"),
                 None => break,
             },
-            _ = report.tick() => state.report(writes.len()),
+            Some(node) = node_updates.next() => match node {
+                Ok(node) => state.on_node(&node),
+                Err(err) => tracing::warn!(%err, "node watch failed; retrying"),
+            },
+            _ = report.tick() => {
+                state.stats.report(state.tracked.len(), state.pending.len(), writes.len());
+            }
         }
     }
     writes.abort_all();
@@ -196,6 +181,33 @@ impl PodLoop {
                 }
             }
         }
+    }
+
+    /// Follow a newly assigned `spec.podCIDR`: later pods get addresses from it, running pods
+    /// keep theirs (a kubelet does not re-address running pods either).
+    fn on_node(&mut self, node: &Node) {
+        let Some(index) = node
+            .metadata
+            .name
+            .as_deref()
+            .and_then(|n| self.nodes.index_of(n))
+        else {
+            return;
+        };
+        let assigned = node.spec.as_ref().and_then(|s| s.pod_cidr.as_deref());
+        let Some(cidr) = assigned.and_then(Cidr::parse) else {
+            return;
+        };
+        if self.ipam.cidr(index) == cidr {
+            return;
+        }
+        self.ipam.set_node_cidr(index, assigned);
+        for tracked in self.tracked.values().filter(|t| t.node == index) {
+            if let Some(ip) = tracked.ip {
+                self.ipam.mark_used(index, ip);
+            }
+        }
+        tracing::debug!(node = index, %cidr, "pod range assigned");
     }
 
     /// The pod is gone: its address returns to the node's pool and nothing more is written.
@@ -322,7 +334,7 @@ impl PodLoop {
             };
             let deletes = matches!(work, Work::Terminate { .. } | Work::Delete { .. });
             match &work {
-                Work::Status(_) => self.stats.started += 1,
+                Work::Status(_) => self.stats.status_writes += 1,
                 Work::Terminate { .. } | Work::Delete { .. } => self.stats.deleted += 1,
                 Work::Refresh => {}
             }
@@ -359,30 +371,5 @@ impl PodLoop {
         if self.pending.contains_key(&key) {
             self.ready.push_back(key);
         }
-    }
-
-    fn report(&mut self, in_flight: usize) {
-        let s = &mut self.stats;
-        if s.started + s.deleted + s.failures + s.no_address == 0 {
-            return;
-        }
-        tracing::info!(
-            pods = self.tracked.len(),
-            status_writes = s.started,
-            deletes = s.deleted,
-            pending = self.pending.len(),
-            in_flight,
-            "simulated pods"
-        );
-        if let Some(err) = s.last_error.take() {
-            tracing::warn!(failures = s.failures, last = %err, "pod writes failed; retrying");
-        }
-        if s.no_address > 0 {
-            tracing::warn!(
-                pods = s.no_address,
-                "pods waiting for a free address on their node"
-            );
-        }
-        *s = Stats::default();
     }
 }

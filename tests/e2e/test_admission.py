@@ -82,3 +82,48 @@ def test_pods_get_token_volume_tolerations_and_priority(plane, namespace):
     refused = apply(plane, namespace, missing_sa, check=False)
     assert refused.returncode != 0
     assert f'error looking up service account {namespace}/ghost: serviceaccount "ghost" not found' in refused.stderr
+
+
+def test_limit_ranges_default_and_bound_containers(plane, namespace):
+    limits = {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "bounds"},
+              "spec": {"limits": [{"type": "Container", "default": {"cpu": "500m", "memory": "128Mi"},
+                                   "defaultRequest": {"cpu": "100m"}, "max": {"cpu": "1"}}]}}
+    apply(plane, namespace, limits)
+    plane.kubectl("run", "defaulted", "--image=busybox:1.36", "-n", namespace)
+    pod = plane.kubectl_json("get", "pod", "defaulted", "-n", namespace)
+    resources = pod["spec"]["containers"][0]["resources"]
+    assert resources["limits"] == {"cpu": "500m", "memory": "128Mi"}
+    assert resources["requests"] == {"cpu": "100m", "memory": "128Mi"}
+    assert pod["metadata"]["annotations"]["kubernetes.io/limit-ranger"].startswith("LimitRanger plugin set: ")
+
+    greedy = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "greedy"},
+              "spec": {"containers": [{"name": "c", "image": "busybox:1.36",
+                                       "resources": {"limits": {"cpu": "2"}}}]}}
+    refused = apply(plane, namespace, greedy, check=False)
+    assert refused.returncode != 0
+    assert 'pods "greedy" is forbidden: [maximum cpu usage per Container is 1, but limit is 2]' in refused.stderr
+
+
+def test_resource_quota_is_charged_and_enforced(plane, namespace):
+    plane.kubectl("create", "quota", "compute", "--hard=pods=2,requests.cpu=1", "-n", namespace)
+    # The resource-quota controller fills in status.hard and status.used first.
+    plane.wait_for(lambda: plane.kubectl_json("get", "quota", "compute", "-n", namespace)
+                   .get("status", {}).get("used", {}).get("pods") == "0", "quota status")
+
+    def pod(name, cpu):
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                "spec": {"containers": [{"name": "c", "image": "busybox:1.36",
+                                         "resources": {"requests": {"cpu": cpu}}}]}}
+
+    apply(plane, namespace, pod("first", "600m"))
+    used = plane.kubectl_json("get", "quota", "compute", "-n", namespace)["status"]["used"]
+    assert used["pods"] == "1" and used["requests.cpu"] == "600m"
+    refused = apply(plane, namespace, pod("second", "600m"), check=False)
+    assert refused.returncode != 0
+    assert ("exceeded quota: compute, requested: requests.cpu=600m, used: requests.cpu=600m, "
+            "limited: requests.cpu=1") in refused.stderr
+    no_request = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare"},
+                  "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}}
+    refused = apply(plane, namespace, no_request, check=False)
+    assert refused.returncode != 0 and "failed quota: compute: must specify requests.cpu" in refused.stderr
+    apply(plane, namespace, pod("small", "400m"))

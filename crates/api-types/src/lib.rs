@@ -9,6 +9,7 @@
 pub mod catalogue;
 pub mod defaulting;
 pub mod printers;
+pub mod quantity;
 pub mod validation;
 
 pub use catalogue::{GroupVersionKind, ResourceInfo, Scope, SubresourceInfo};

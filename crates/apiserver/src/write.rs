@@ -206,6 +206,7 @@ async fn store_new(
     warnings: &mut Vec<String>,
 ) -> Result<Value, ApiError> {
     strategy::validate(ctx, &obj, None, warnings)?;
+    crate::admission::validate_create(ctx, &obj, dry_run).await?;
     strategy::track_managed_fields(ctx, None, &mut obj, "Update")?;
     let info = &ctx.resource.info;
     let key = storage_key(&info.group, &info.plural, ctx.namespace(), &name);

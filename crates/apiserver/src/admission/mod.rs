@@ -2,13 +2,16 @@
 //! storage, for the plugins Keelson runs.
 //!
 //! Mutating plugins run after the kind's defaults and before validation, as upstream orders
-//! them: ServiceAccount, DefaultTolerationSeconds and Priority on pods, the ClusterIP and
-//! NodePort allocators on Services. A plugin that reserves something (a service IP, a node
+//! them: ServiceAccount, LimitRanger, DefaultTolerationSeconds and Priority on pods, the
+//! ClusterIP and NodePort allocators on Services. The validating ResourceQuota plugin runs
+//! after validation, last, because it charges the quota. A plugin that reserves something (a service IP, a node
 //! port) returns a [`Reservation`], which the caller releases if the object is not stored
 //! after all, so a refused or failed create leaks nothing.
 
+mod limits;
 mod pods;
 mod priority;
+mod quota;
 pub mod service_ips;
 
 use serde_json::Value;
@@ -32,12 +35,22 @@ pub async fn admit_create(
     ) {
         ("", "pods", None) => {
             pods::admit(ctx, obj)?;
+            limits::admit_pod(ctx, obj)?;
             priority::admit_pod(ctx, obj)?;
             Ok(Reservation::none())
         }
         ("", "services", None) => service_ips::allocate(ctx, obj, dry_run).await,
         _ => Ok(Reservation::none()),
     }
+}
+
+/// Run the validating admission plugins for a create of a valid object, just before it is
+/// stored.
+pub async fn validate_create(ctx: &Ctx, obj: &Value, dry_run: bool) -> Result<(), ApiError> {
+    if ctx.info.subresource.is_some() {
+        return Ok(());
+    }
+    quota::admit_create(ctx, obj, dry_run).await
 }
 
 /// Run after a Service was deleted from the store: give back what it held.

@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::ControllerError;
 use crate::history;
 use crate::informers::Informers;
+use crate::statefulset::cache_ready;
 use crate::statefulset::events::{NORMAL, Recorder, WARNING};
 
 const COMPONENT: &str = "daemonset-controller";
@@ -71,14 +72,15 @@ pub fn run(
     let node_trigger = node_change_mapper(sets.cache.clone());
     async move {
         let caches_ready = async {
-            let _ = context.pods.wait_until_ready().await;
-            let _ = context.nodes.wait_until_ready().await;
-            let _ = context.revisions.wait_until_ready().await;
+            cache_ready(&context.pods).await;
+            cache_ready(&context.nodes).await;
+            cache_ready(&context.revisions).await;
         };
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = caches_ready => {}
         }
+        tracing::debug!("daemonset controller: caches ready");
         Controller::for_shared_stream(sets.changes, sets.cache)
             .owns_shared_stream(pods.changes)
             .watches_shared_stream(nodes.changes, node_trigger)
@@ -130,6 +132,7 @@ fn error_policy(ds: Arc<DaemonSet>, err: &ControllerError, _: Arc<Context>) -> A
 }
 
 async fn reconcile(ds: Arc<DaemonSet>, context: Arc<Context>) -> Result<Action, ControllerError> {
+    tracing::debug!(daemonset = %ds.name_any(), "syncing daemonset");
     let uid = ds.uid().unwrap_or_default();
     if ds.metadata.deletion_timestamp.is_some() || ds.spec.is_none() {
         context.expectations.forget(&uid);

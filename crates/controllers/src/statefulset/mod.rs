@@ -56,13 +56,14 @@ pub fn run(
     });
     async move {
         let caches_ready = async {
-            let _ = context.pods.wait_until_ready().await;
-            let _ = context.revisions.wait_until_ready().await;
+            cache_ready(&context.pods).await;
+            cache_ready(&context.revisions).await;
         };
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = caches_ready => {}
         }
+        tracing::debug!("statefulset controller: caches ready");
         Controller::for_shared_stream(sets.changes, sets.cache)
             .owns_shared_stream(pods.changes)
             .graceful_shutdown_on(shutdown.cancelled_owned())
@@ -70,6 +71,21 @@ pub fn run(
             .for_each(|_| async {})
             .await;
     }
+}
+
+/// Wait until a shared cache has its first list.
+///
+/// `Store::wait_until_ready` keeps a single waker, so of several controllers waiting on one
+/// shared cache only the last is woken; polling observes readiness whichever was woken.
+pub(crate) async fn cache_ready<K>(cache: &Store<K>)
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    while tokio::time::timeout(Duration::from_millis(50), cache.wait_until_ready())
+        .await
+        .is_err()
+    {}
 }
 
 fn error_policy(set: Arc<StatefulSet>, err: &ControllerError, _: Arc<Context>) -> Action {
@@ -81,6 +97,7 @@ async fn reconcile(
     set: Arc<StatefulSet>,
     context: Arc<Context>,
 ) -> Result<Action, ControllerError> {
+    tracing::debug!(set = %set.name_any(), "syncing statefulset");
     let Some(spec) = set.spec.as_ref() else {
         return Ok(Action::await_change());
     };

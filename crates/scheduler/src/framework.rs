@@ -228,7 +228,7 @@ pub fn select_host(scores: &[i64], ties: &mut TieBreaker) -> usize {
             seen = 1;
         } else if *s == scores[best] {
             seen += 1;
-            if ties.next() % seen == 0 {
+            if ties.next().is_multiple_of(seen) {
                 best = i;
             }
         }

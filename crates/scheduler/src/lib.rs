@@ -4,6 +4,7 @@
 //! small types and runs without a server; the glue watches the API and writes bindings,
 //! events and pod status back through it.
 
+pub mod bench;
 pub mod cache;
 pub mod convert;
 pub mod framework;
@@ -18,7 +19,7 @@ mod run;
 pub mod state;
 mod writer;
 
-pub use run::{run, run_leading};
+pub use run::{run, run_leading, run_named};
 
 /// The scheduler name pods ask for by default.
 pub const SCHEDULER_NAME: &str = "default-scheduler";
@@ -27,4 +28,6 @@ pub const SCHEDULER_NAME: &str = "default-scheduler";
 pub enum SchedulerError {
     #[error("kubernetes API: {0}")]
     Kube(#[from] kube::Error),
+    #[error("benchmark: {0}")]
+    Bench(String),
 }

@@ -52,8 +52,21 @@ pub async fn run(client: kube::Client, identity: String, shutdown: CancellationT
 
 /// Schedule until `shutdown`, without leader election (the caller guarantees one instance).
 pub async fn run_leading(client: kube::Client, identity: String, shutdown: CancellationToken) {
+    run_named(client, identity, crate::SCHEDULER_NAME.into(), shutdown).await
+}
+
+/// Like [`run_leading`], for the pods whose spec.schedulerName is `scheduler_name` (a second
+/// profile, as upstream's; the benchmark uses one so a running default scheduler ignores them).
+pub async fn run_named(
+    client: kube::Client,
+    identity: String,
+    scheduler_name: String,
+    shutdown: CancellationToken,
+) {
     let tasks = TaskTracker::new();
-    let shared: Shared = Arc::new(Mutex::new(State::default()));
+    let mut state = State::default();
+    state.scheduler_name = scheduler_name.clone();
+    let shared: Shared = Arc::new(Mutex::new(state));
     let wake = Arc::new(Notify::new());
     let synced = informers::start(&client, &shared, &wake, &tasks, &shutdown);
     for mut rx in synced {
@@ -64,7 +77,7 @@ pub async fn run_leading(client: kube::Client, identity: String, shutdown: Cance
     }
     if !shutdown.is_cancelled() {
         tracing::info!("scheduler caches synced");
-        let writer = Writer::start(client, identity, &tasks, shutdown.clone());
+        let writer = Writer::start(client, identity, scheduler_name, &tasks, shutdown.clone());
         schedule_loop(&shared, &wake, &writer, &tasks, &shutdown).await;
     }
     tasks.close();

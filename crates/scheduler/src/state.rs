@@ -13,6 +13,8 @@ use crate::preemption::{self, Outcome};
 use crate::queue::{ClusterEvent, SchedulingQueue};
 
 pub struct State {
+    /// Pods asking for this scheduler name are ours.
+    pub scheduler_name: String,
     pub cache: Cache,
     pub queue: SchedulingQueue,
     pub nominated: Nominated,
@@ -51,6 +53,7 @@ impl Default for State {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1);
         State {
+            scheduler_name: crate::SCHEDULER_NAME.into(),
             cache: Cache::default(),
             queue: SchedulingQueue::default(),
             nominated: Nominated::new(),
@@ -105,7 +108,7 @@ impl State {
             }
             return;
         }
-        if pod.scheduler_name != crate::SCHEDULER_NAME || self.cache.is_assumed(&pod.uid) {
+        if pod.scheduler_name != self.scheduler_name || self.cache.is_assumed(&pod.uid) {
             return;
         }
         if pod.terminating {

@@ -11,7 +11,6 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::SCHEDULER_NAME;
 use crate::model::PodInfo;
 
 const EVENT_BUFFER: usize = 4096;
@@ -21,6 +20,8 @@ const EVENT_WORKERS: usize = 4;
 pub struct Writer {
     client: kube::Client,
     identity: String,
+    /// Events are reported by the scheduler's name, as upstream's per-profile recorders do.
+    component: String,
     events: mpsc::Sender<Event>,
 }
 
@@ -34,6 +35,7 @@ impl Writer {
     pub fn start(
         client: kube::Client,
         identity: String,
+        component: String,
         tasks: &TaskTracker,
         shutdown: CancellationToken,
     ) -> Writer {
@@ -61,6 +63,7 @@ impl Writer {
         Writer {
             client,
             identity,
+            component,
             events: tx,
         }
     }
@@ -115,10 +118,10 @@ impl Writer {
             last_timestamp: Some(Time(now)),
             event_time: Some(MicroTime(now)),
             source: Some(k8s_openapi::api::core::v1::EventSource {
-                component: Some(SCHEDULER_NAME.into()),
+                component: Some(self.component.clone()),
                 host: None,
             }),
-            reporting_component: Some(SCHEDULER_NAME.into()),
+            reporting_component: Some(self.component.clone()),
             reporting_instance: Some(self.identity.clone()),
             ..Default::default()
         };

@@ -365,3 +365,36 @@ async fn preempts_a_lower_priority_pod_and_honours_scheduling_gates() -> anyhow:
     cluster.shutdown().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn benchmark_runs_at_small_scale() -> anyhow::Result<()> {
+    let plane = ControlPlane::start("1.33")?;
+    let kubeconfig = kube::config::Kubeconfig::read_from(plane.kubeconfig())?;
+    let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+    let client = Client::try_from(config)?;
+    let options = keelson_scheduler::bench::BenchOptions {
+        nodes: 20,
+        basic_pods: 100,
+        constrained_pods: 20,
+        case_timeout: Duration::from_secs(60),
+    };
+    let report = keelson_scheduler::bench::bench(client, options).await?;
+    assert_eq!(report.cases.len(), 4);
+    assert!(report.cases.iter().all(|c| c.pods_per_second > 0.0));
+    println!("{report}");
+    Ok(())
+}
+
+/// The full benchmark (5,000 nodes, 10,000 basic pods): `cargo test -p keelson-scheduler
+/// --test scheduling full_scale -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "minutes long; run by hand"]
+async fn full_scale_benchmark() -> anyhow::Result<()> {
+    let plane = ControlPlane::start("1.33")?;
+    let kubeconfig = kube::config::Kubeconfig::read_from(plane.kubeconfig())?;
+    let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+    let client = Client::try_from(config)?;
+    let report = keelson_scheduler::bench::bench(client, Default::default()).await?;
+    println!("{report}");
+    Ok(())
+}

@@ -207,8 +207,10 @@ mod tests {
     #[test]
     fn node_affinity_selector_and_preferences() {
         let node = node_with(vec![], labels(&[("zone", "a"), ("disk", "ssd")]));
-        let mut pod = PodInfo::default();
-        pod.node_selector = labels(&[("disk", "ssd")]);
+        let mut pod = PodInfo {
+            node_selector: labels(&[("disk", "ssd")]),
+            ..Default::default()
+        };
         assert!(node_affinity(&pod, &node).is_ok());
         pod.required_node_affinity = Some(vec![NodeSelectorTerm {
             expressions: vec![Requirement {

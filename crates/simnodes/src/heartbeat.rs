@@ -16,10 +16,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Owne
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::json;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tokio_util::time::DelayQueue;
+use tokio_util::time::{DelayQueue, delay_queue};
 
 use crate::options::SimOptions;
 use crate::register::RegisteredNode;
@@ -47,17 +47,26 @@ struct NodeBeats {
     /// Whether a renewal succeeded yet; the first comes right after registration, as the
     /// kubelet's does, and the second picks the node's place in the renewal cycle.
     renewed: bool,
+    /// The pending status report, so a request can bring it forward.
+    status_timer: Option<delay_queue::Key>,
 }
 
 type Outcome = (usize, Beat, Result<Option<Lease>, kube::Error>);
 
-/// Keep every node's Lease and Ready status fresh until `shutdown`.
+/// Keep every node's Lease and Ready status fresh until `shutdown`. A node index received on
+/// `status_requests` gets its status report at once.
 pub async fn run(
     client: kube::Client,
     nodes: Vec<RegisteredNode>,
     options: SimOptions,
+    mut status_requests: mpsc::Receiver<u32>,
     shutdown: CancellationToken,
 ) {
+    let positions: HashMap<u32, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.index, i))
+        .collect();
     let leases: Api<Lease> = Api::namespaced(client.clone(), NODE_LEASE_NAMESPACE);
     let node_api: Api<Node> = Api::all(client);
     let mut beats: Vec<NodeBeats> = nodes
@@ -66,17 +75,16 @@ pub async fn run(
             node,
             lease: None,
             renewed: false,
+            status_timer: None,
         })
         .collect();
     let mut due: DelayQueue<(usize, Beat)> = DelayQueue::new();
     let renew = options.lease_renew_interval;
-    for i in 0..beats.len() {
+    for (i, beat) in beats.iter_mut().enumerate() {
         let first = renew.min(Duration::from_secs(1));
         due.insert((i, Beat::Lease), first.mul_f64(fastrand::f64()));
-        due.insert(
-            (i, Beat::Status),
-            options.node_status_report_frequency + renew.mul_f64(fastrand::f64()),
-        );
+        let report_at = options.node_status_report_frequency + renew.mul_f64(fastrand::f64());
+        beat.status_timer = Some(due.insert((i, Beat::Status), report_at));
     }
     let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut writes: JoinSet<Outcome> = JoinSet::new();
@@ -88,6 +96,9 @@ pub async fn run(
             _ = shutdown.cancelled() => break,
             Some(expired) = due.next() => {
                 let (i, beat) = expired.into_inner();
+                if beat == Beat::Status {
+                    beats[i].status_timer = None;
+                }
                 let permit = tokio::select! {
                     p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
                     _ = shutdown.cancelled() => break,
@@ -136,7 +147,18 @@ pub async fn run(
                         if beat == Beat::Lease { LEASE_RETRY } else { STATUS_RETRY }
                     }
                 };
-                due.insert((i, beat), next);
+                let timer = due.insert((i, beat), next);
+                if beat == Beat::Status {
+                    beats[i].status_timer = Some(timer);
+                }
+            }
+            Some(index) = status_requests.recv() => {
+                // Someone else changed the node's conditions (a node lifecycle controller
+                // marking it Unknown): the kubelet corrects that at its next status check.
+                let timer = positions.get(&index).and_then(|&i| beats[i].status_timer.as_ref());
+                if let Some(timer) = timer {
+                    due.reset(timer, Duration::ZERO);
+                }
             }
             _ = report.tick() => stats.report(beats.len()),
         }

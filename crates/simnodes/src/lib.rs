@@ -76,14 +76,21 @@ pub async fn run(
     // One loop ending (a panic) stops the other: half a node (leases without pods, or pods
     // without leases) would be worse than a failed one.
     let work = shutdown.child_token();
+    let (status_requests, requested) = tokio::sync::mpsc::channel(1024);
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(heartbeat::run(
         client.clone(),
         registered,
         options.clone(),
+        requested,
         work.clone(),
     ));
-    tasks.spawn(pods::run(client, nodes, pod_cidrs, options, work.clone()));
+    let watched = pods::Watched {
+        nodes,
+        pod_cidrs,
+        status_requests,
+    };
+    tasks.spawn(pods::run(client, watched, options, work.clone()));
     while let Some(done) = tasks.join_next().await {
         if let Err(err) = done {
             tracing::error!(%err, "simulator task failed");

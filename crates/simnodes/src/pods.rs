@@ -14,7 +14,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -45,6 +45,7 @@ struct PodLoop {
     client: kube::Client,
     nodes: NodeSet,
     options: SimOptions,
+    status_requests: mpsc::Sender<u32>,
     ipam: PodIpam,
     tracked: HashMap<PodKey, Tracked>,
     pending: HashMap<PodKey, Work>,
@@ -59,14 +60,27 @@ struct PodLoop {
 /// What a finished write reports back: its pod, whether it deleted, and how it went.
 type Completion = (PodKey, bool, Result<Outcome, kube::Error>);
 
-/// Run the pods of `nodes` until `shutdown`. `pod_cidrs` are the nodes' assigned ranges.
+/// The nodes whose pods (and Node objects) the loop watches.
+pub struct Watched {
+    pub nodes: NodeSet,
+    /// The ranges assigned at registration.
+    pub pod_cidrs: Vec<(u32, Option<String>)>,
+    /// Where to ask for an immediate status report of a node someone else marked not Ready.
+    pub status_requests: mpsc::Sender<u32>,
+}
+
+/// Run the pods of the watched nodes until `shutdown`.
 pub async fn run(
     client: kube::Client,
-    nodes: NodeSet,
-    pod_cidrs: Vec<(u32, Option<String>)>,
+    watched: Watched,
     options: SimOptions,
     shutdown: CancellationToken,
 ) {
+    let Watched {
+        nodes,
+        pod_cidrs,
+        status_requests,
+    } = watched;
     let mut ipam = PodIpam::default();
     for (node, cidr) in &pod_cidrs {
         ipam.set_node_cidr(*node, cidr.as_deref());
@@ -90,6 +104,7 @@ pub async fn run(
         client,
         nodes,
         options,
+        status_requests,
         ipam,
         tracked: HashMap::new(),
         pending: HashMap::new(),
@@ -183,8 +198,9 @@ impl PodLoop {
         }
     }
 
-    /// Follow a newly assigned `spec.podCIDR`: later pods get addresses from it, running pods
-    /// keep theirs (a kubelet does not re-address running pods either).
+    /// A node not Ready in the API gets its status reported at once; a newly assigned
+    /// `spec.podCIDR` is followed: later pods get addresses from it, running pods keep theirs
+    /// (a kubelet does not re-address running pods either).
     fn on_node(&mut self, node: &Node) {
         let Some(index) = node
             .metadata
@@ -194,6 +210,16 @@ impl PodLoop {
         else {
             return;
         };
+        let ready = node
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+            .is_some_and(|c| c.status == "True");
+        if !ready {
+            // A full channel means reports are already on their way.
+            let _ = self.status_requests.try_send(index);
+        }
         let assigned = node.spec.as_ref().and_then(|s| s.pod_cidr.as_deref());
         let Some(cidr) = assigned.and_then(Cidr::parse) else {
             return;

@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use keelson_e2e::ControlPlane;
 use keelson_simnodes::{SimError, SimOptions};
 use kube::Api;
-use kube::api::{DeleteParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -130,6 +130,24 @@ async fn nodes_register_with_leases_and_expire_when_stopped() -> anyhow::Result<
     eventually("a lease renewal", || async {
         let now = renew_time(&leases, "sim-0").await?;
         anyhow::ensure!(now > first, "renewTime still {now}");
+        Ok(())
+    })
+    .await?;
+
+    // A node lifecycle controller marking a node Unknown is corrected at once, not at the next
+    // five-minute report.
+    let unknown = json!({"status": {"conditions": [{"type": "Ready", "status": "Unknown",
+        "reason": "NodeStatusUnknown", "message": "Kubelet stopped posting node status."}]}});
+    nodes
+        .patch_status("sim-2", &PatchParams::default(), &Patch::Merge(&unknown))
+        .await?;
+    eventually("sim-2 Ready again", || async {
+        let node = nodes.get("sim-2").await?;
+        anyhow::ensure!(
+            ready(&node).as_deref() == Some("True"),
+            "{:?}",
+            ready(&node)
+        );
         Ok(())
     })
     .await?;

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::ControllerError;
-use crate::endpointslice::index::Index;
+use crate::endpointslice::index::{Index, ready};
 use crate::endpointslice::pods;
 use crate::informers::Informers;
 
@@ -54,13 +54,11 @@ pub fn run(
     let pod_feed = informers.shared::<Pod>();
     let endpoint_feed = informers.shared::<Endpoints>();
     async move {
-        let ready = futures::future::join3(
-            services.cache.wait_until_ready(),
-            pod_feed.cache.wait_until_ready(),
-            endpoint_feed.cache.wait_until_ready(),
-        )
-        .await;
-        if ready.0.is_err() || ready.1.is_err() || ready.2.is_err() {
+        let name = "endpoint-controller";
+        if !(ready(name, &services.cache).await
+            && ready(name, &pod_feed.cache).await
+            && ready(name, &endpoint_feed.cache).await)
+        {
             return;
         }
         let pods_by_namespace = Index::new(|pod: &Pod| pod.metadata.namespace.clone());

@@ -193,7 +193,7 @@ pub fn run(
             );
             return;
         };
-        if nodes.cache.wait_until_ready().await.is_err() {
+        if !crate::endpointslice::index::ready("node-ipam-controller", &nodes.cache).await {
             return;
         }
         let context = Arc::new(Context {

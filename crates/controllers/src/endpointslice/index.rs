@@ -68,3 +68,21 @@ where
         found
     }
 }
+
+/// Wait until `cache` has its initial list, warning every 30 s while it has not; false when
+/// its informer is gone (shutdown).
+pub(crate) async fn ready<K>(controller: &str, cache: &Store<K>) -> bool
+where
+    K: kube::Resource<DynamicType = ()> + Clone + 'static,
+{
+    loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(30), cache.wait_until_ready())
+            .await
+        {
+            Ok(result) => return result.is_ok(),
+            Err(_) => {
+                tracing::warn!(controller, kind = %K::kind(&()), "still waiting for the informer cache")
+            }
+        }
+    }
+}

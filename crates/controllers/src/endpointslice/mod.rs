@@ -82,14 +82,12 @@ pub fn run(
     let slice_feed = informers.shared::<EndpointSlice>();
     let nodes = informers.shared::<Node>().cache;
     async move {
-        let ready = futures::future::join4(
-            services.cache.wait_until_ready(),
-            pod_feed.cache.wait_until_ready(),
-            slice_feed.cache.wait_until_ready(),
-            nodes.wait_until_ready(),
-        )
-        .await;
-        if ready.0.is_err() || ready.1.is_err() || ready.2.is_err() || ready.3.is_err() {
+        let name = "endpointslice-controller";
+        if !(index::ready(name, &services.cache).await
+            && index::ready(name, &pod_feed.cache).await
+            && index::ready(name, &slice_feed.cache).await
+            && index::ready(name, &nodes).await)
+        {
             return;
         }
         let pods_by_namespace = Index::new(|pod: &Pod| pod.metadata.namespace.clone());
@@ -183,7 +181,10 @@ async fn reconcile(
     let api: Api<EndpointSlice> = Api::namespaced(context.client.clone(), namespace);
     for slice in &plan.create {
         match api.create(&PostParams::default(), slice).await {
-            Ok(created) => context.tracker.wrote(&key, &created),
+            Ok(created) => {
+                let name = created.metadata.name.unwrap_or_default();
+                context.tracker.wrote(&key, &name, None)
+            }
             Err(kube::Error::Api(status)) if status.code == 403 => {
                 // A namespace being deleted refuses new objects.
                 return Ok(Action::await_change());
@@ -197,7 +198,11 @@ async fn reconcile(
             .replace(&slice_name, &PostParams::default(), slice)
             .await
         {
-            Ok(updated) => context.tracker.wrote(&key, &updated),
+            Ok(_) => {
+                context
+                    .tracker
+                    .wrote(&key, &slice_name, slice.metadata.resource_version.clone())
+            }
             Err(kube::Error::Api(status)) if status.code == 409 || status.code == 404 => {
                 return Ok(Action::requeue(Duration::from_millis(200)));
             }

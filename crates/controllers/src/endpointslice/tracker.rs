@@ -1,6 +1,8 @@
-//! Upstream's EndpointSliceTracker: the slices this controller just wrote, by generation, so a
-//! service is not synced against a cache that has not yet seen them (which would create
-//! duplicates or resurrect deleted endpoints).
+//! Upstream's EndpointSliceTracker: the slices this controller just wrote, so a service is not
+//! synced against a cache that has not yet seen them (which would create duplicates or
+//! resurrect deleted endpoints). Upstream compares generations; this compares resource
+//! versions (the cache is current once it no longer shows the version that was replaced),
+//! which needs nothing of the server beyond resourceVersion.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,10 +13,10 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 /// After this long an unobserved write is forgotten (upstream's expectations timeout).
 const EXPIRY: Duration = Duration::from_secs(300);
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Expected {
-    /// The cache must show the slice at this generation or later.
-    AtLeast(i64),
+    /// The cache must show the slice, at another version than this one (None: any version).
+    Replaced(Option<String>),
     Deleted,
 }
 
@@ -28,11 +30,9 @@ pub(crate) struct Tracker {
 }
 
 impl Tracker {
-    pub(crate) fn wrote(&self, service: &str, slice: &EndpointSlice) {
-        let (Some(name), generation) = (&slice.metadata.name, slice.metadata.generation) else {
-            return;
-        };
-        self.expect(service, name, Expected::AtLeast(generation.unwrap_or(1)));
+    /// `replaced` is the version the write replaced (None for a create).
+    pub(crate) fn wrote(&self, service: &str, slice: &str, replaced: Option<String>) {
+        self.expect(service, slice, Expected::Replaced(replaced));
     }
 
     pub(crate) fn deleted(&self, service: &str, slice: &str) {
@@ -62,13 +62,13 @@ impl Tracker {
             let seen = cached
                 .iter()
                 .find(|s| s.metadata.name.as_deref() == Some(name.as_str()));
-            match (*expectation, seen) {
+            match (&*expectation, seen) {
                 (Expected::Deleted, None) => false,
                 (Expected::Deleted, Some(_)) => true,
-                (Expected::AtLeast(generation), Some(slice)) => {
-                    slice.metadata.generation.unwrap_or(0) < generation
+                (Expected::Replaced(old), Some(slice)) => {
+                    old.is_some() && slice.metadata.resource_version == *old
                 }
-                (Expected::AtLeast(_), None) => true,
+                (Expected::Replaced(_), None) => true,
             }
         });
         let current = expected.is_empty();

@@ -9,7 +9,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use super::Options;
-use super::health::ready_status;
 
 pub(crate) const NOT_READY: &str = "node.kubernetes.io/not-ready";
 pub(crate) const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
@@ -45,10 +44,8 @@ fn taints(node: &Node) -> &[Taint] {
         .unwrap_or_default()
 }
 
+/// The status of the node's condition of this type; a missing condition calls for no taint.
 fn condition_status<'a>(node: &'a Node, type_: &str) -> Option<&'a str> {
-    if type_ == "Ready" {
-        return Some(ready_status(node));
-    }
     node.status
         .as_ref()?
         .conditions
@@ -98,9 +95,9 @@ pub(crate) fn with_no_schedule_taints(node: &Node) -> Option<Vec<Taint>> {
 
 /// The NoExecute taint the node's Ready status calls for.
 pub(crate) fn wanted_no_execute(node: &Node) -> Option<&'static str> {
-    match ready_status(node) {
-        "False" => Some(NOT_READY),
-        "Unknown" => Some(UNREACHABLE),
+    match condition_status(node, "Ready") {
+        Some("False") => Some(NOT_READY),
+        Some("Unknown") => Some(UNREACHABLE),
         _ => None,
     }
 }

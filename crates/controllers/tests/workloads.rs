@@ -2,7 +2,6 @@
 //! (`keelson control-plane`, built first with `cargo build -p keelson`). The test plays the
 //! kubelet: it marks pods Running and Ready through the pods/status subresource.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -84,8 +83,24 @@ async fn pods_of(pods: &Api<Pod>, owner_uid: &str) -> anyhow::Result<Vec<Pod>> {
 
 /// Act as the kubelet: every pending pod becomes Running and Ready.
 async fn make_ready(pods: &Api<Pod>) -> anyhow::Result<usize> {
+    make_ready_if(pods, |_| true).await
+}
+
+fn image_of(pod: &Pod) -> String {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.containers.first())
+        .and_then(|c| c.image.clone())
+        .unwrap_or_default()
+}
+
+/// Act as the kubelet for the pods `runs` accepts.
+async fn make_ready_if(pods: &Api<Pod>, runs: impl Fn(&Pod) -> bool) -> anyhow::Result<usize> {
     let mut count = 0;
     for pod in pods.list(&ListParams::default()).await?.items {
+        if !runs(&pod) {
+            continue;
+        }
         let ready = pod
             .status
             .as_ref()
@@ -289,7 +304,453 @@ async fn replication_controller_keeps_its_replicas() -> anyhow::Result<()> {
         Ok((status.replicas == 2 && status.ready_replicas == Some(2)).then_some(()))
     })
     .await?;
-    let _ = BTreeMap::<String, String>::new();
-    let _ = Api::<Deployment>::namespaced(client, NS);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Deployments
+
+const REVISION: &str = "deployment.kubernetes.io/revision";
+const HASH: &str = "pod-template-hash";
+
+/// A background fake kubelet that readies the pods `runs` accepts; stops when dropped.
+struct Kubelet(tokio::task::JoinHandle<()>);
+
+impl Kubelet {
+    fn start(pods: Api<Pod>, runs: fn(&Pod) -> bool) -> Self {
+        Kubelet(tokio::spawn(async move {
+            loop {
+                let _ = make_ready_if(&pods, runs).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }))
+    }
+}
+
+impl Drop for Kubelet {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn deployment(
+    name: &str,
+    replicas: i32,
+    strategy: Value,
+    image: &str,
+) -> anyhow::Result<Deployment> {
+    Ok(serde_json::from_value(json!({
+        "metadata": {"name": name, "annotations": {"kubernetes.io/change-cause": format!("image {image}")}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "strategy": strategy,
+            "template": template(&json!({"app": name}), image),
+        },
+    }))?)
+}
+
+/// The ReplicaSets a deployment controls.
+async fn sets_of(sets: &Api<ReplicaSet>, d: &Deployment) -> anyhow::Result<Vec<ReplicaSet>> {
+    let uid = d.uid().context("uid")?;
+    Ok(sets
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|rs| {
+            rs.owner_references()
+                .iter()
+                .any(|r| r.controller == Some(true) && r.uid == uid)
+        })
+        .collect())
+}
+
+fn condition(d: &Deployment, type_: &str) -> Option<(String, String)> {
+    d.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone().unwrap_or_default()))
+}
+
+/// What `kubectl rollout status` waits for.
+fn rolled_out(d: &Deployment) -> bool {
+    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let Some(status) = &d.status else {
+        return false;
+    };
+    status.observed_generation >= d.metadata.generation
+        && status.updated_replicas.unwrap_or(0) == want
+        && status.replicas.unwrap_or(0) == want
+        && status.available_replicas.unwrap_or(0) == want
+        && condition(d, "Progressing")
+            .is_some_and(|(s, r)| s == "True" && r == "NewReplicaSetAvailable")
+        && condition(d, "Available").is_some_and(|(s, _)| s == "True")
+}
+
+async fn wait_rolled_out(deployments: &Api<Deployment>, name: &str) -> anyhow::Result<Deployment> {
+    let result = eventually("the rollout", Duration::from_secs(60), || async {
+        let d = deployments.get(name).await?;
+        Ok(rolled_out(&d).then_some(d))
+    })
+    .await;
+    if result.is_err() {
+        let d = deployments.get(name).await?;
+        bail!("{name} did not roll out: {:?} {:?}", d.metadata, d.status);
+    }
+    result
+}
+
+fn rs_replicas(rs: &ReplicaSet) -> i32 {
+    rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0)
+}
+
+/// Watches a deployment's pods while it rolls and remembers the worst moments: the most
+/// active pods and the fewest ready ones.
+struct Monitor {
+    task: tokio::task::JoinHandle<()>,
+    worst: std::sync::Arc<std::sync::Mutex<(usize, usize, i32)>>,
+}
+
+impl Monitor {
+    fn start(pods: Api<Pod>, sets: Api<ReplicaSet>, app: &'static str) -> Self {
+        let worst = std::sync::Arc::new(std::sync::Mutex::new((0usize, usize::MAX, 0i32)));
+        let record = worst.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let selector = ListParams::default().labels(&format!("app={app}"));
+                if let (Ok(list), Ok(rs_list)) =
+                    (pods.list(&selector).await, sets.list(&selector).await)
+                {
+                    let active: Vec<&Pod> = list.items.iter().filter(|p| is_active(p)).collect();
+                    let ready = active
+                        .iter()
+                        .filter(|p| {
+                            p.status
+                                .as_ref()
+                                .and_then(|s| s.conditions.as_ref())
+                                .is_some_and(|c| {
+                                    c.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                                })
+                        })
+                        .count();
+                    let spec_total: i32 = rs_list.items.iter().map(rs_replicas).sum();
+                    let mut w = record.lock().unwrap();
+                    w.0 = w.0.max(active.len());
+                    w.1 = w.1.min(ready);
+                    w.2 = w.2.max(spec_total);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        Monitor { task, worst }
+    }
+
+    /// (most active pods, fewest ready pods, largest sum of ReplicaSet sizes)
+    fn stop(self) -> (usize, usize, i32) {
+        self.task.abort();
+        *self.worst.lock().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn deployment_rolls_within_surge_and_unavailability_and_rolls_back() -> anyhow::Result<()> {
+    let (_plane, client) = start().await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), NS);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let _kubelet = Kubelet::start(pods.clone(), |_| true);
+    let strategy =
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}});
+    deployments
+        .create(
+            &PostParams::default(),
+            &deployment("web", 4, strategy, "nginx:1")?,
+        )
+        .await?;
+    let d = wait_rolled_out(&deployments, "web").await?;
+    let first = sets_of(&sets, &d).await?;
+    assert_eq!(first.len(), 1);
+    let rs1 = &first[0];
+    let hash = rs1
+        .labels()
+        .get(HASH)
+        .context("pod-template-hash label")?
+        .clone();
+    assert_eq!(rs1.name_any(), format!("web-{hash}"));
+    let annotations = rs1.annotations();
+    assert_eq!(annotations[REVISION], "1");
+    assert_eq!(
+        annotations["deployment.kubernetes.io/desired-replicas"],
+        "4"
+    );
+    assert_eq!(annotations["deployment.kubernetes.io/max-replicas"], "5");
+    assert_eq!(annotations["kubernetes.io/change-cause"], "image nginx:1");
+    assert_eq!(d.annotations()[REVISION], "1");
+    for pod in pods_of(&pods, &rs1.uid().unwrap()).await? {
+        assert_eq!(pod.labels()[HASH], hash);
+    }
+
+    // Roll a new image: never more than replicas+maxSurge pods, never fewer than
+    // replicas-maxUnavailable ready.
+    let monitor = Monitor::start(pods.clone(), sets.clone(), "web");
+    deployments
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Strategic(&json!({
+                "metadata": {"annotations": {"kubernetes.io/change-cause": "image nginx:2"}},
+                "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "nginx:2"}]}}},
+            })),
+        )
+        .await?;
+    let d = eventually("the second rollout", Duration::from_secs(60), || async {
+        let d = deployments.get("web").await?;
+        Ok(
+            (rolled_out(&d) && d.status.as_ref().and_then(|s| s.observed_generation) == Some(2))
+                .then_some(d),
+        )
+    })
+    .await?;
+    let (most_pods, fewest_ready, most_spec) = monitor.stop();
+    assert!(most_pods <= 5, "{most_pods} active pods with maxSurge 1");
+    assert!(
+        most_spec <= 5,
+        "ReplicaSets sized {most_spec} in total with maxSurge 1"
+    );
+    assert!(
+        fewest_ready >= 3,
+        "{fewest_ready} ready pods with maxUnavailable 1"
+    );
+    let all = sets_of(&sets, &d).await?;
+    assert_eq!(all.len(), 2);
+    let rs2 = all
+        .iter()
+        .find(|rs| rs.uid() != rs1.uid())
+        .context("new rs")?;
+    assert_eq!(rs2.annotations()[REVISION], "2");
+    assert_eq!(
+        rs_replicas(all.iter().find(|rs| rs.uid() == rs1.uid()).unwrap()),
+        0
+    );
+    assert_eq!(d.annotations()[REVISION], "2");
+
+    let events: Api<Event> = Api::namespaced(client.clone(), NS);
+    let messages: Vec<String> = events
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|e| {
+            e.reason.as_deref() == Some("ScalingReplicaSet")
+                && e.source.as_ref().and_then(|s| s.component.as_deref())
+                    == Some("deployment-controller")
+        })
+        .filter_map(|e| e.message)
+        .collect();
+    let expected = format!("Scaled up replica set web-{hash} from 0 to 4");
+    assert!(messages.contains(&expected), "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with(&format!("Scaled down replica set web-{hash} from 4 to "))),
+        "{messages:?}"
+    );
+
+    // kubectl rollout undo --to-revision=1: the deployment gets revision 1's template (without
+    // the hash label) and its change-cause.
+    let mut template = serde_json::to_value(rs1.spec.as_ref().unwrap().template.as_ref().unwrap())?;
+    template["metadata"]["labels"]
+        .as_object_mut()
+        .unwrap()
+        .remove(HASH);
+    deployments
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Json::<()>(serde_json::from_value(json!([
+                {"op": "replace", "path": "/spec/template", "value": template},
+                {"op": "replace", "path": "/metadata/annotations/kubernetes.io~1change-cause", "value": "image nginx:1"},
+            ]))?),
+        )
+        .await?;
+    let d = eventually("the rollback", Duration::from_secs(60), || async {
+        let d = deployments.get("web").await?;
+        Ok(
+            (rolled_out(&d) && d.status.as_ref().and_then(|s| s.observed_generation) == Some(3))
+                .then_some(d),
+        )
+    })
+    .await?;
+    let all = sets_of(&sets, &d).await?;
+    assert_eq!(all.len(), 2, "a rollback reuses the old ReplicaSet");
+    let back = all.iter().find(|rs| rs.uid() == rs1.uid()).context("rs1")?;
+    assert_eq!(rs_replicas(back), 4);
+    assert_eq!(back.annotations()[REVISION], "3");
+    assert_eq!(
+        back.annotations()["deployment.kubernetes.io/revision-history"],
+        "1"
+    );
+    assert_eq!(d.annotations()[REVISION], "3");
+    Ok(())
+}
+
+#[tokio::test]
+async fn deployment_pause_resume_recreate_and_history_limit() -> anyhow::Result<()> {
+    let (_plane, client) = start().await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), NS);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let _kubelet = Kubelet::start(pods.clone(), |_| true);
+    let mut d = deployment("batch", 2, json!({"type": "Recreate"}), "busybox:1")?;
+    d.spec.as_mut().unwrap().revision_history_limit = Some(1);
+    deployments.create(&PostParams::default(), &d).await?;
+    let d = wait_rolled_out(&deployments, "batch").await?;
+
+    // Paused: a template change waits, a scale does not.
+    deployments
+        .patch(
+            "batch",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"paused": true}})),
+        )
+        .await?;
+    eventually("the paused condition", Duration::from_secs(20), || async {
+        let d = deployments.get("batch").await?;
+        Ok(
+            (condition(&d, "Progressing") == Some(("Unknown".into(), "DeploymentPaused".into())))
+                .then_some(()),
+        )
+    })
+    .await?;
+    let image = |image: &str| json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}});
+    deployments
+        .patch(
+            "batch",
+            &PatchParams::default(),
+            &Patch::Strategic(&image("busybox:2")),
+        )
+        .await?;
+    deployments
+        .patch(
+            "batch",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"replicas": 3}})),
+        )
+        .await?;
+    eventually("scaling while paused", Duration::from_secs(20), || async {
+        let all = sets_of(&sets, &d).await?;
+        Ok((all.len() == 1 && rs_replicas(&all[0]) == 3).then_some(()))
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        sets_of(&sets, &d).await?.len(),
+        1,
+        "a paused deployment rolled out"
+    );
+
+    // Resumed, Recreate: the old pods are gone before any new one exists.
+    let monitor = Monitor::start(pods.clone(), sets.clone(), "batch");
+    deployments
+        .patch(
+            "batch",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"paused": false}})),
+        )
+        .await?;
+    let d = eventually("the recreate rollout", Duration::from_secs(60), || async {
+        let d = deployments.get("batch").await?;
+        let revision = d.annotations().get(REVISION).cloned();
+        Ok((rolled_out(&d) && revision.as_deref() == Some("2")).then_some(d))
+    })
+    .await?;
+    let (most_pods, _, most_spec) = monitor.stop();
+    assert!(
+        most_pods <= 3 && most_spec <= 3,
+        "{most_pods} pods, {most_spec} replicas under Recreate"
+    );
+
+    // Two more revisions: only one old ReplicaSet is kept.
+    for (n, tag) in ["busybox:3", "busybox:4"].iter().enumerate() {
+        deployments
+            .patch(
+                "batch",
+                &PatchParams::default(),
+                &Patch::Strategic(&image(tag)),
+            )
+            .await?;
+        eventually("the next revision", Duration::from_secs(60), || async {
+            let d = deployments.get("batch").await?;
+            let revision = d.annotations().get(REVISION).cloned();
+            Ok((rolled_out(&d) && revision == Some((n + 3).to_string())).then_some(()))
+        })
+        .await?;
+    }
+    let kept = eventually("history cleanup", Duration::from_secs(20), || async {
+        let all = sets_of(&sets, &d).await?;
+        Ok((all.len() == 2).then_some(all))
+    })
+    .await?;
+    let mut revisions: Vec<String> = kept
+        .iter()
+        .map(|rs| rs.annotations()[REVISION].clone())
+        .collect();
+    revisions.sort();
+    assert_eq!(revisions, vec!["3".to_string(), "4".to_string()]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn deployment_scales_proportionally_mid_rollout_and_reports_deadlines() -> anyhow::Result<()>
+{
+    let (_plane, client) = start().await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), NS);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    // The new image never becomes ready, so the rollout stalls halfway.
+    let _kubelet = Kubelet::start(pods.clone(), |p| image_of(p) == "nginx:1");
+    let strategy =
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 3, "maxUnavailable": 2}});
+    let mut d = deployment("big", 10, strategy, "nginx:1")?;
+    d.spec.as_mut().unwrap().progress_deadline_seconds = Some(2);
+    deployments.create(&PostParams::default(), &d).await?;
+    let d = wait_rolled_out(&deployments, "big").await?;
+    deployments
+        .patch(
+            "big",
+            &PatchParams::default(),
+            &Patch::Strategic(&json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "nginx:2"}]}}}})),
+        )
+        .await?;
+    // 13 = 10 + maxSurge: the old ReplicaSet drops to 8 (10 - maxUnavailable) and the new one
+    // fills the surge up to 5.
+    eventually("the stalled rollout", Duration::from_secs(30), || async {
+        let dep = deployments.get("big").await?;
+        let stalled = condition(&dep, "Progressing")
+            == Some(("False".into(), "ProgressDeadlineExceeded".into()));
+        let mut sizes: Vec<i32> = sets_of(&sets, &d).await?.iter().map(rs_replicas).collect();
+        sizes.sort();
+        Ok((stalled && sizes == vec![5, 8]).then_some(()))
+    })
+    .await?;
+    deployments
+        .patch(
+            "big",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"replicas": 20}})),
+        )
+        .await?;
+    // Upstream's proportions: 23 allowed, 10 to add; the old set (8 of 13) gets
+    // round(8*23/13)-8 = 6, the new one (5 of 13) round(5*23/13)-5 = 4.
+    eventually("proportional scaling", Duration::from_secs(30), || async {
+        let mut sizes: Vec<i32> = sets_of(&sets, &d).await?.iter().map(rs_replicas).collect();
+        sizes.sort();
+        Ok((sizes == vec![9, 14]).then_some(()))
+    })
+    .await?;
     Ok(())
 }

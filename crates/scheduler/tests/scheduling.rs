@@ -16,12 +16,23 @@ use tokio_util::sync::CancellationToken;
 struct Cluster {
     _plane: ControlPlane,
     client: Client,
+    /// Set when the test's scheduler runs as a second profile under its own name.
+    profile: Option<&'static str>,
     stop: CancellationToken,
     scheduler: tokio::task::JoinHandle<()>,
 }
 
 impl Cluster {
+    /// A control plane and `keelson_scheduler::run` in this process with the admin client. When
+    /// the control plane runs its own scheduler, the two share the leader Lease and either
+    /// one schedules.
     async fn start() -> anyhow::Result<Cluster> {
+        Self::start_profile(None).await
+    }
+
+    /// With `profile`, the test's scheduler serves only pods with that schedulerName, so it
+    /// alone schedules them whatever else runs.
+    async fn start_profile(profile: Option<&'static str>) -> anyhow::Result<Cluster> {
         let plane = ControlPlane::start("1.33")?;
         let kubeconfig = kube::config::Kubeconfig::read_from(plane.kubeconfig())?;
         let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
@@ -34,14 +45,23 @@ impl Cluster {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let stop = CancellationToken::new();
-        let scheduler = tokio::spawn(keelson_scheduler::run(
-            client.clone(),
-            "test-scheduler".into(),
-            stop.clone(),
-        ));
+        let scheduler = match profile {
+            None => tokio::spawn(keelson_scheduler::run(
+                client.clone(),
+                "test-scheduler".into(),
+                stop.clone(),
+            )),
+            Some(name) => tokio::spawn(keelson_scheduler::run_named(
+                client.clone(),
+                "test-scheduler".into(),
+                name.into(),
+                stop.clone(),
+            )),
+        };
         Ok(Cluster {
             _plane: plane,
             client,
+            profile,
             stop,
             scheduler,
         })
@@ -81,7 +101,10 @@ impl Cluster {
         Ok(())
     }
 
-    async fn pod(&self, spec: Value) -> anyhow::Result<()> {
+    async fn pod(&self, mut spec: Value) -> anyhow::Result<()> {
+        if let Some(name) = self.profile {
+            spec["spec"]["schedulerName"] = json!(name);
+        }
         let pod: Pod = serde_json::from_value(spec)?;
         self.pods().create(&PostParams::default(), &pod).await?;
         Ok(())
@@ -318,7 +341,9 @@ async fn topology_spread_across_zones() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn preempts_a_lower_priority_pod_and_honours_scheduling_gates() -> anyhow::Result<()> {
-    let cluster = Cluster::start().await?;
+    // Its own profile: priorityClassName is resolved by the scheduler's PriorityClass informer,
+    // which needs read access the admin client has.
+    let cluster = Cluster::start_profile(Some("keelson-test-scheduler")).await?;
     cluster.node("only", "1", json!({}), json!([])).await?;
     let classes: Api<PriorityClass> = Api::all(cluster.client.clone());
     let high: PriorityClass =

@@ -164,12 +164,26 @@ async fn reconcile(ds: Arc<DaemonSet>, context: Arc<Context>) -> Result<Action, 
             changes = plan::rolling_update(&ds, &view);
         }
         if !changes.is_empty() {
+            tracing::debug!(
+                daemonset = %ds.name_any(),
+                create_on = ?changes.create_on,
+                delete = ?changes.delete.iter().map(|p| p.name_any()).collect::<Vec<_>>(),
+                "daemonset changes"
+            );
             let template = pods::daemon_template(&ds, &history.hash);
             apply(&context, &ds, &template, changes).await?;
             recheck = Some(RECHECK);
         }
         history.clean_up(&context.client, &ds, &owned).await?;
     } else {
+        recheck = Some(RECHECK);
+    }
+    // A pod's final removal reaches no subscriber of the shared informers: look again soon
+    // while any is terminating, so its node gets its replacement without waiting for a resync.
+    if owned
+        .iter()
+        .any(|pod| pod.metadata.deletion_timestamp.is_some())
+    {
         recheck = Some(RECHECK);
     }
     let status = plan::status(&ds, &view, history.collision_count);

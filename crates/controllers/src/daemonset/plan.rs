@@ -193,7 +193,10 @@ pub fn budgets(ds: &DaemonSet, view: &View) -> (usize, usize) {
 }
 
 /// A node's single updated and single old live pod; `None` when it has several of either.
-fn updated_and_old(view: &View, pods: &[Arc<Pod>]) -> Option<(Option<Arc<Pod>>, Option<Arc<Pod>>)> {
+/// A node's live pods split by template: (updated, old), each possibly absent.
+type NodePods = (Option<Arc<Pod>>, Option<Arc<Pod>>);
+
+fn updated_and_old(view: &View, pods: &[Arc<Pod>]) -> Option<NodePods> {
     let (mut new, mut old) = (None, None);
     for pod in pods
         .iter()

@@ -273,9 +273,9 @@ impl Step<'_> {
             .chain(condemned.iter().map(|(_, p)| p))
             .find(|p| is_terminating(p) || !is_running_and_ready(p))
             .and_then(|p| p.uid());
-        for index in 0..slots.len() {
+        for (index, slot) in slots.iter_mut().enumerate() {
             let ordinal = self.plan.start + i32::try_from(index).unwrap_or(i32::MAX);
-            if let Flow::Stop = self.replica(&mut slots[index], index, ordinal).await? {
+            if let Flow::Stop = self.replica(slot, index, ordinal).await? {
                 return Ok(());
             }
         }

@@ -27,6 +27,7 @@ use crate::informers::Informers;
 use crate::podcontrol::events::Recorder;
 use crate::podcontrol::expectations::Expectations;
 use crate::podcontrol::index::{OwnerIndex, OwnerOf};
+use crate::podcontrol::unstall::unstall;
 use crate::podcontrol::{Owner, controller_of};
 
 /// Upstream's BurstReplicas: at most this many creates or deletes per sync.
@@ -136,8 +137,10 @@ fn controller<K: ReplicaKind>(
         }
         let mapper_context = context.clone();
         let purge = context.expectations.clone();
-        Controller::for_shared_stream(owners.changes, owners.cache)
-            .watches_shared_stream(pods.changes, move |pod| mapper_context.pod_changed(&pod))
+        Controller::for_shared_stream(unstall(owners.changes), owners.cache)
+            .watches_shared_stream(unstall(pods.changes), move |pod| {
+                mapper_context.pod_changed(&pod)
+            })
             .reconcile_on(vanished)
             .graceful_shutdown_on(shutdown.cancelled_owned())
             .run(reconcile::<K>, error_policy::<K>, context)

@@ -31,6 +31,7 @@ use crate::informers::Informers;
 use crate::podcontrol::events::{Recorder, WARNING, reference_to};
 use crate::podcontrol::index::{OwnerIndex, OwnerOf};
 use crate::podcontrol::selector::Selector;
+use crate::podcontrol::unstall::unstall;
 use crate::podcontrol::{Owner, claim, controller_of};
 use sync::Rollout;
 
@@ -83,13 +84,18 @@ pub fn run(
         let sweeper = sweep(context.clone(), vanished, shutdown.clone());
         let rs_context = context.clone();
         let pod_context = context.clone();
-        let controller = Controller::for_shared_stream(deployments.changes, deployments.cache)
-            .watches_shared_stream(sets.changes, move |rs| rs_context.replicaset_changed(&rs))
-            .watches_shared_stream(pods.changes, move |pod| pod_context.pod_changed(&pod))
-            .reconcile_on(vanished_rx)
-            .graceful_shutdown_on(shutdown.cancelled_owned())
-            .run(reconcile, error_policy, context)
-            .for_each(|_| futures::future::ready(()));
+        let controller =
+            Controller::for_shared_stream(unstall(deployments.changes), deployments.cache)
+                .watches_shared_stream(unstall(sets.changes), move |rs| {
+                    rs_context.replicaset_changed(&rs)
+                })
+                .watches_shared_stream(unstall(pods.changes), move |pod| {
+                    pod_context.pod_changed(&pod)
+                })
+                .reconcile_on(vanished_rx)
+                .graceful_shutdown_on(shutdown.cancelled_owned())
+                .run(reconcile, error_policy, context)
+                .for_each(|_| futures::future::ready(()));
         tokio::join!(controller, sweeper);
     }
 }

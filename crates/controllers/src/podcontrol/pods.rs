@@ -197,3 +197,80 @@ pub fn rank_for_deletion(
             })
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    fn pod(name: &str, node: &str, phase: &str, ready_at: Option<&str>) -> Arc<Pod> {
+        let conditions = match ready_at {
+            Some(t) => json!([{"type": "Ready", "status": "True", "lastTransitionTime": t}]),
+            None => json!([]),
+        };
+        Arc::new(
+            serde_json::from_value(json!({
+                "metadata": {"name": name, "uid": name, "creationTimestamp": "2026-01-01T00:00:00Z"},
+                "spec": {"nodeName": node, "containers": []},
+                "status": {"phase": phase, "conditions": conditions},
+            }))
+            .unwrap(),
+        )
+    }
+
+    fn names(pods: &[Arc<Pod>]) -> Vec<String> {
+        pods.iter()
+            .map(|p| p.metadata.name.clone().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn deletion_prefers_unassigned_pending_unready_and_recently_ready_pods() {
+        let now: Timestamp = "2026-01-02T00:00:00Z".parse().unwrap();
+        let mut pods = vec![
+            pod("ready-long", "n1", "Running", Some("2026-01-01T00:00:00Z")),
+            pod(
+                "ready-recent",
+                "n2",
+                "Running",
+                Some("2026-01-01T23:59:58Z"),
+            ),
+            pod("running-unready", "n3", "Running", None),
+            pod("pending", "n4", "Pending", None),
+            pod("unassigned", "", "Pending", None),
+        ];
+        rank_for_deletion(&mut pods, &[], now);
+        assert_eq!(
+            names(&pods),
+            [
+                "unassigned",
+                "pending",
+                "running-unready",
+                "ready-recent",
+                "ready-long"
+            ]
+        );
+    }
+
+    #[test]
+    fn deletion_prefers_crowded_nodes() {
+        let now: Timestamp = "2026-01-02T00:00:00Z".parse().unwrap();
+        let a = pod("alone", "n1", "Running", Some("2026-01-01T00:00:00Z"));
+        let b = pod("crowded", "n2", "Running", Some("2026-01-01T00:00:00Z"));
+        let c = pod("neighbour", "n2", "Running", Some("2026-01-01T00:00:00Z"));
+        let mut pods = vec![a.clone(), b.clone()];
+        rank_for_deletion(&mut pods, &[a, b, c], now);
+        assert_eq!(names(&pods), ["crowded", "alone"]);
+    }
+
+    #[test]
+    fn availability_waits_for_min_ready_seconds() {
+        let now: Timestamp = "2026-01-01T00:00:10Z".parse().unwrap();
+        let p = pod("p", "n", "Running", Some("2026-01-01T00:00:05Z"));
+        assert!(is_available(&p, 0, now));
+        assert!(is_available(&p, 4, now));
+        assert!(!is_available(&p, 5, now));
+        assert!(!is_available(&pod("q", "n", "Running", None), 0, now));
+    }
+}

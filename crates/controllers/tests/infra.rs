@@ -9,19 +9,23 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Endpoints, Node, Pod, ResourceQuota, Service, ServiceAccount,
+};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
 use keelson_controllers::informers::Informers;
 use keelson_controllers::nodelifecycle;
 use keelson_e2e::ControlPlane;
 use kube::Client;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, EvictParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-const WAIT: Duration = Duration::from_secs(30);
+/// Generous: the control plane starts many controllers at once.
+const WAIT: Duration = Duration::from_secs(60);
 const NS: &str = "default";
 
 async fn connect(plane: &ControlPlane) -> anyhow::Result<Client> {
@@ -96,15 +100,15 @@ async fn renew_lease(client: &Client, node: &str) -> anyhow::Result<()> {
 }
 
 async fn create_pod(client: &Client, pod: Value) -> anyhow::Result<()> {
-    // Admission wants the namespace's default service account, which a controller creates.
+    // Admission wants the namespace's default service account; the service account
+    // controller makes it, but this test does not depend on how soon.
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), NS);
-    wait_for("the default service account", WAIT, || async {
-        match accounts.get_opt("default").await {
-            Ok(Some(_)) => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await?;
+    let account = serde_json::from_value(json!({"metadata": {"name": "default"}}))?;
+    match accounts.create(&PostParams::default(), &account).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(err) => return Err(err.into()),
+    }
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
     pods.create(&PostParams::default(), &serde_json::from_value(pod)?)
         .await?;
@@ -520,5 +524,166 @@ async fn nodes_get_distinct_pod_cidrs() -> anyhow::Result<()> {
         cidrs.push(cidr);
     }
     assert_ne!(cidrs[0], cidrs[1]);
+    Ok(())
+}
+
+fn db_pod(name: &str) -> Value {
+    json!({"metadata": {"name": name, "labels": {"app": "db"}},
+        "spec": {"nodeName": "node-p", "containers": [{"name": "c", "image": "postgres"}]}})
+}
+
+#[tokio::test]
+async fn disruption_budget_status_gates_evictions() -> anyhow::Result<()> {
+    let plane = ControlPlane::start("1.33")?;
+    let client = connect(&plane).await?;
+    create_node(&client, "node-p", "zone-a").await?;
+    for (i, name) in ["db-0", "db-1", "db-2"].iter().enumerate() {
+        create_pod(&client, db_pod(name)).await?;
+        report_pod(&client, name, &format!("10.64.2.{}", 10 + i), true).await?;
+    }
+    let budgets: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), NS);
+    let budget = json!({"metadata": {"name": "db"},
+        "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "db"}}}});
+    budgets
+        .create(&PostParams::default(), &serde_json::from_value(budget)?)
+        .await?;
+    let status = |want_allowed: i64, want_healthy: i64| {
+        let budgets = budgets.clone();
+        move || {
+            let budgets = budgets.clone();
+            async move {
+                let got = serde_json::to_value(budgets.get("db").await.map_err(|e| e.to_string())?)
+                    .unwrap();
+                let status = &got["status"];
+                let matches = status["disruptionsAllowed"] == want_allowed
+                    && status["currentHealthy"] == want_healthy
+                    && status["observedGeneration"] == got["metadata"]["generation"];
+                if matches {
+                    Ok(got)
+                } else {
+                    Err(status.to_string())
+                }
+            }
+        }
+    };
+    let got = wait_for("the budget to allow one disruption", WAIT, status(1, 3)).await?;
+    let status_now = &got["status"];
+    assert_eq!(status_now["expectedPods"], 3);
+    assert_eq!(status_now["desiredHealthy"], 2);
+    let allowed = condition(&status_now["conditions"], "DisruptionAllowed");
+    assert_eq!(allowed["status"], "True");
+    assert_eq!(allowed["reason"], "SufficientPods");
+
+    // kube-rs retries 429s by default; the refusal is what is under test here.
+    let kubeconfig = kube::config::Kubeconfig::read_from(plane.kubeconfig())?;
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+    config.default_retry = false;
+    let pods: Api<Pod> = Api::namespaced(Client::try_from(config)?, NS);
+    pods.evict("db-0", &EvictParams::default()).await?;
+    let got = wait_for("the budget to allow none", WAIT, status(0, 2)).await?;
+    let refused = condition(&got["status"]["conditions"], "DisruptionAllowed");
+    assert_eq!(refused["status"], "False");
+    assert_eq!(refused["reason"], "InsufficientPods");
+    match pods.evict("db-1", &EvictParams::default()).await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 429, "{status:?}"),
+        other => anyhow::bail!("expected 429, got {other:?}"),
+    }
+    assert!(
+        pods.get("db-1")
+            .await?
+            .metadata
+            .deletion_timestamp
+            .is_none()
+    );
+
+    // A replacement becomes ready: one disruption is allowed again.
+    create_pod(&client, db_pod("db-3")).await?;
+    report_pod(&client, "db-3", "10.64.2.13", true).await?;
+    wait_for("the budget to allow one again", WAIT, status(1, 3)).await?;
+    pods.evict("db-1", &EvictParams::default()).await?;
+    assert!(
+        pods.get("db-1")
+            .await?
+            .metadata
+            .deletion_timestamp
+            .is_some()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn resource_quota_status_tracks_usage() -> anyhow::Result<()> {
+    let plane = ControlPlane::start("1.33")?;
+    let client = connect(&plane).await?;
+    create_node(&client, "node-q", "zone-a").await?;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
+    for name in ["one", "two"] {
+        let map = serde_json::from_value(json!({"metadata": {"name": name}}))?;
+        configmaps.create(&PostParams::default(), &map).await?;
+    }
+    let sized = |name: &str, cpu: &str, memory: &str| {
+        json!({"metadata": {"name": name}, "spec": {"nodeName": "node-q", "containers": [
+            {"name": "c", "image": "nginx", "resources": {
+                "requests": {"cpu": cpu, "memory": memory},
+                "limits": {"cpu": cpu, "memory": memory}}}]}})
+    };
+    create_pod(&client, sized("small", "100m", "128Mi")).await?;
+    create_pod(&client, sized("large", "400m", "256Mi")).await?;
+    let quotas: Api<ResourceQuota> = Api::namespaced(client.clone(), NS);
+    let quota = json!({"metadata": {"name": "compute"}, "spec": {"hard": {
+        "pods": "10", "requests.cpu": "4", "requests.memory": "8Gi", "limits.cpu": "8",
+        "configmaps": "20", "count/configmaps": "20", "services": "5", "secrets": "10"}}});
+    quotas
+        .create(&PostParams::default(), &serde_json::from_value(quota)?)
+        .await?;
+    let used_when = |want: Value| {
+        let quotas = quotas.clone();
+        move || {
+            let quotas = quotas.clone();
+            let want = want.clone();
+            async move {
+                let got =
+                    serde_json::to_value(quotas.get("compute").await.map_err(|e| e.to_string())?)
+                        .unwrap();
+                let used = &got["status"]["used"];
+                let all = want.as_object().unwrap().iter().all(|(k, v)| &used[k] == v);
+                if all {
+                    Ok(got)
+                } else {
+                    Err(got["status"].to_string())
+                }
+            }
+        }
+    };
+    // The "kubernetes" service lives in default; configmaps include kube-root-ca.crt if the
+    // root CA publisher has run, so only the two made here are asserted as a lower bound below.
+    let got = wait_for(
+        "usage of the two pods",
+        WAIT,
+        used_when(json!({"pods": "2", "requests.cpu": "500m", "requests.memory": "384Mi", "limits.cpu": "500m", "services": "1"})),
+    )
+    .await?;
+    assert_eq!(got["status"]["hard"], got["spec"]["hard"]);
+    let configmaps_used: i64 = got["status"]["used"]["configmaps"]
+        .as_str()
+        .unwrap()
+        .parse()?;
+    assert!(configmaps_used >= 2, "{}", got["status"]);
+    assert_eq!(
+        got["status"]["used"]["configmaps"],
+        got["status"]["used"]["count/configmaps"]
+    );
+
+    // A pod going away is given back.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    pods.delete("large", &DeleteParams::default().grace_period(0))
+        .await?;
+    create_pod(&client, sized("tiny", "50m", "64Mi")).await?;
+    wait_for(
+        "usage after the change",
+        WAIT,
+        used_when(json!({"pods": "2", "requests.cpu": "150m", "requests.memory": "192Mi"})),
+    )
+    .await?;
     Ok(())
 }

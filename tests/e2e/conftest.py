@@ -128,7 +128,7 @@ def plane(request):
 @pytest.fixture
 def namespace(plane, request):
     """A fresh namespace per test."""
-    name = "t-" + request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "").replace(".", "-")[:50]
+    name = "t-" + request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "").replace(".", "-")[:50].rstrip("-")
     plane.kubectl("create", "namespace", name)
     # As upstream's e2e framework does: pods are refused until the service-account controller
     # has created the namespace's default ServiceAccount.

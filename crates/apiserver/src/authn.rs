@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use base64::Engine;
+
 use http::HeaderMap;
 use serde_json::Value;
 
@@ -121,10 +123,13 @@ pub fn authenticate_token(server: &ApiServer, token: &str) -> Option<User> {
     if keelson_auth::bootstrap::looks_like_bootstrap_token(token) {
         return authenticate_bootstrap_token(server, token);
     }
-    let claims = server
+    let claims = match server
         .service_accounts
         .verify(token, &server.config.api_audiences)
-        .ok()?;
+    {
+        Ok(claims) => claims,
+        Err(_) => return authenticate_legacy_token(server, token),
+    };
     // A token stays valid only while its service account (and bound pod) exist.
     let sa_key = storage_key(
         "",
@@ -164,6 +169,59 @@ pub fn authenticate_token(server: &ApiServer, token: &str) -> Option<User> {
             claims.namespace, claims.service_account_name
         ),
         uid: claims.service_account_uid.clone(),
+        groups: vec![
+            "system:serviceaccounts".into(),
+            format!("system:serviceaccounts:{}", claims.namespace),
+        ],
+        extra,
+    })
+}
+
+/// A legacy token is honoured while its Secret still holds it (same bytes) and names the
+/// service account it was issued for, and that account still exists with the same uid.
+fn authenticate_legacy_token(server: &ApiServer, token: &str) -> Option<User> {
+    let claims = server.service_accounts.verify_legacy(token).ok()?;
+    let secret_key = storage_key("", "secrets", Some(&claims.namespace), &claims.secret_name);
+    let secret = server.cache.get("", "secrets", &secret_key)?.value().ok()?;
+    let stored = secret["data"]["token"].as_str()?;
+    let stored = base64::engine::general_purpose::STANDARD
+        .decode(stored)
+        .ok()?;
+    let annotations = &secret["metadata"]["annotations"];
+    if secret["type"] != "kubernetes.io/service-account-token"
+        || stored != token.as_bytes()
+        || annotations["kubernetes.io/service-account.name"] != claims.service_account_name.as_str()
+    {
+        return None;
+    }
+    let sa_key = storage_key(
+        "",
+        "serviceaccounts",
+        Some(&claims.namespace),
+        &claims.service_account_name,
+    );
+    let sa = server
+        .cache
+        .get("", "serviceaccounts", &sa_key)?
+        .value()
+        .ok()?;
+    if sa["metadata"]["uid"].as_str() != Some(claims.service_account_uid.as_str()) {
+        return None;
+    }
+    let mut extra = BTreeMap::new();
+    extra.insert(
+        "authentication.kubernetes.io/credential-id".into(),
+        vec![format!(
+            "secret-uid={}",
+            secret["metadata"]["uid"].as_str().unwrap_or_default()
+        )],
+    );
+    Some(User {
+        name: format!(
+            "system:serviceaccount:{}:{}",
+            claims.namespace, claims.service_account_name
+        ),
+        uid: claims.service_account_uid,
         groups: vec![
             "system:serviceaccounts".into(),
             format!("system:serviceaccounts:{}", claims.namespace),

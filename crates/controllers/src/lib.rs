@@ -5,11 +5,29 @@
 //! Controllers: [`namespace`] (empties and finalizes deleted namespaces) and [`gc`] (the
 //! garbage collector: ownerReferences with Background, Foreground and Orphan propagation).
 
+pub mod cronjob;
+pub mod daemonset;
+pub mod deployment;
+pub mod disruption;
+pub mod endpoints;
+pub mod endpointslice;
 pub mod gc;
+pub mod history;
+pub mod informers;
+pub mod job;
 pub mod leader;
 pub mod namespace;
-pub mod informers;
+pub mod nodeipam;
+pub mod nodelifecycle;
+pub mod podcontrol;
+pub mod podgc;
+pub mod replicaset;
+pub mod resourcequota;
 mod resources;
+pub mod serviceaccounts;
+pub mod statefulset;
+pub mod tokens;
+pub mod ttl_after_finished;
 
 use std::time::Duration;
 
@@ -24,15 +42,30 @@ pub enum ControllerError {
     Kube(#[from] kube::Error),
     #[error("discovery: {0}")]
     Discovery(String),
+    #[error("signing a token: {0}")]
+    Signing(String),
+}
+
+/// What the controller manager is told at start, as kube-controller-manager's flags.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// This instance's name in the leader Lease (upstream: hostname plus a unique suffix).
+    pub identity: String,
+    /// The cluster CA in PEM, published in every namespace as kube-root-ca.crt.
+    pub root_ca_pem: String,
+    /// The service-account signing key, for the token controller's legacy tokens.
+    pub token_issuer: std::sync::Arc<keelson_auth::serviceaccount::TokenIssuer>,
+    pub node_lifecycle: nodelifecycle::Options,
+    pub node_ipam: nodeipam::Options,
 }
 
 /// Run the controllers while this instance holds the leader Lease, until `shutdown`.
-pub async fn run(client: kube::Client, identity: String, shutdown: CancellationToken) {
+pub async fn run(client: kube::Client, options: Options, shutdown: CancellationToken) {
     let elector = leader::LeaderElector::new(
         client.clone(),
         "kube-system",
         "kube-controller-manager",
-        identity,
+        options.identity.clone(),
     );
     loop {
         let Some(leadership) = elector.acquire(&shutdown).await else {
@@ -42,7 +75,7 @@ pub async fn run(client: kube::Client, identity: String, shutdown: CancellationT
         let lost = leadership.lost.clone();
         let work = CancellationToken::new();
         let mut tasks = JoinSet::new();
-        start_all(&client, &mut tasks, &work);
+        start_all(&client, &options, &mut tasks, &work);
         tokio::select! {
             _ = shutdown.cancelled() => {}
             _ = lost.cancelled() => tracing::warn!("controller manager lost leadership"),
@@ -59,14 +92,82 @@ pub async fn run(client: kube::Client, identity: String, shutdown: CancellationT
 
 /// Set up every controller (each subscribes to the shared informers it needs), then start the
 /// informers and the controllers; all of them stop when `work` is cancelled.
-fn start_all(client: &kube::Client, tasks: &mut JoinSet<()>, work: &CancellationToken) {
-    let informers = informers::Informers::new(client.clone());
+fn start_all(
+    client: &kube::Client,
+    options: &Options,
+    tasks: &mut JoinSet<()>,
+    work: &CancellationToken,
+) {
+    let mut informers = informers::Informers::new(client.clone());
     let controllers: Vec<BoxFuture<'static, ()>> = vec![
         namespace::run(client.clone(), work.clone()).boxed(),
         gc::run(client.clone(), work.clone()).boxed(),
+        job::run(&mut informers, client.clone(), work.clone()).boxed(),
+        cronjob::run(&mut informers, client.clone(), work.clone()).boxed(),
+        ttl_after_finished::run(&mut informers, client.clone(), work.clone()).boxed(),
+        podgc::run(
+            &mut informers,
+            client.clone(),
+            Default::default(),
+            work.clone(),
+        )
+        .boxed(),
+        replicaset::run(&mut informers, client.clone(), work.clone()).boxed(),
+        deployment::run(&mut informers, client.clone(), work.clone()).boxed(),
+        daemonset::run(&mut informers, client.clone(), work.clone()).boxed(),
+        statefulset::run(&mut informers, client.clone(), work.clone()).boxed(),
+        serviceaccounts::run(
+            &mut informers,
+            client.clone(),
+            options.root_ca_pem.clone(),
+            work.clone(),
+        )
+        .boxed(),
+        tokens::run(
+            &mut informers,
+            client.clone(),
+            options.token_issuer.clone(),
+            options.root_ca_pem.clone(),
+            work.clone(),
+        )
+        .boxed(),
+        endpoints::run(&mut informers, client.clone(), work.clone()).boxed(),
+        endpointslice::run(
+            &mut informers,
+            client.clone(),
+            Default::default(),
+            work.clone(),
+        )
+        .boxed(),
+        nodelifecycle::run(
+            &mut informers,
+            client.clone(),
+            options.node_lifecycle.clone(),
+            work.clone(),
+        )
+        .boxed(),
+        nodeipam::run(
+            &mut informers,
+            client.clone(),
+            options.node_ipam.clone(),
+            work.clone(),
+        )
+        .boxed(),
+        disruption::run(&mut informers, client.clone(), work.clone()).boxed(),
+        resourcequota::run(
+            &mut informers,
+            client.clone(),
+            Default::default(),
+            work.clone(),
+        )
+        .boxed(),
     ];
-    informers.start(tasks, work.clone());
+    let synced = informers.start(tasks, work.clone());
     for controller in controllers {
-        tasks.spawn(controller);
+        let synced = synced.clone();
+        tasks.spawn(async move {
+            synced.await;
+            controller.await;
+        });
     }
 }

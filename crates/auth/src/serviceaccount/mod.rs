@@ -3,6 +3,7 @@
 
 mod claims;
 mod jws;
+mod legacy;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,6 +12,7 @@ use rustls::pki_types::pem::PemObject;
 use serde_json::{Value, json};
 
 pub use claims::Claims;
+pub use legacy::{LEGACY_ISSUER, LegacyClaims};
 
 use crate::AuthError;
 use jws::Es256Key;
@@ -120,6 +122,25 @@ impl TokenIssuer {
     ) -> Result<Claims, AuthError> {
         let payload = self.key.verify(token)?;
         claims::validate(&payload, &self.issuer, audiences, now, LEEWAY_SECONDS)
+    }
+
+    /// A legacy (non-expiring, Secret-bound) token for the token controller to store.
+    pub fn issue_legacy(&self, claims: &LegacyClaims) -> Result<String, AuthError> {
+        if claims.namespace.is_empty()
+            || claims.service_account_name.is_empty()
+            || claims.secret_name.is_empty()
+        {
+            return Err(AuthError::InvalidToken(
+                "namespace, service account and secret names are required",
+            ));
+        }
+        self.key.sign(&legacy::payload(claims))
+    }
+
+    /// Check a legacy token's signature and claims. Whether its Secret still holds it is the
+    /// caller's check.
+    pub fn verify_legacy(&self, token: &str) -> Result<LegacyClaims, AuthError> {
+        legacy::validate(&self.key.verify(token)?)
     }
 
     /// `/.well-known/openid-configuration`.

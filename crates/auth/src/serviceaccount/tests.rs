@@ -235,3 +235,38 @@ fn invalid_specs_refused() {
             .is_err()
     );
 }
+
+fn legacy_claims() -> LegacyClaims {
+    LegacyClaims {
+        namespace: "default".into(),
+        service_account_name: "builder".into(),
+        service_account_uid: "uid-1".into(),
+        secret_name: "builder-token".into(),
+    }
+}
+
+#[test]
+fn legacy_tokens_round_trip_with_upstreams_claims() {
+    let issuer = issuer("https://kubernetes.default.svc.cluster.local");
+    let token = issuer.issue_legacy(&legacy_claims()).unwrap();
+    let payload = payload_of(&token);
+    assert_eq!(payload["iss"], "kubernetes/serviceaccount");
+    assert_eq!(
+        payload["kubernetes.io/serviceaccount/secret.name"],
+        "builder-token"
+    );
+    assert!(payload.get("exp").is_none(), "legacy tokens do not expire");
+    assert_eq!(issuer.verify_legacy(&token).unwrap(), legacy_claims());
+    // A legacy token is not a bound token, and the other way round.
+    assert!(issuer.verify(&token, &auds()).is_err());
+    let bound = issuer.issue_at(&spec(), NOW).unwrap().token;
+    assert!(issuer.verify_legacy(&bound).is_err());
+}
+
+#[test]
+fn legacy_tokens_from_another_key_are_refused() {
+    let ours = issuer("https://a");
+    let theirs = issuer("https://a");
+    let token = theirs.issue_legacy(&legacy_claims()).unwrap();
+    assert!(ours.verify_legacy(&token).is_err());
+}

@@ -7,11 +7,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::informers::Changes;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod, Taint, Toleration};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
-use kube::runtime::reflector::{ObjectRef, ReflectHandle};
+use kube::runtime::reflector::ObjectRef;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -33,8 +34,8 @@ struct Scheduled {
 
 pub(crate) async fn run(
     context: Arc<Context>,
-    mut node_changes: ReflectHandle<Node>,
-    mut pod_changes: ReflectHandle<Pod>,
+    mut node_changes: Changes<Node>,
+    mut pod_changes: Changes<Pod>,
     shutdown: CancellationToken,
 ) {
     let mut scheduled: HashMap<ObjectRef<Pod>, Scheduled> = HashMap::new();

@@ -34,6 +34,17 @@ pub struct Args {
     /// Extra names or addresses for the serving certificate.
     #[arg(long, value_delimiter = ',')]
     tls_san: Vec<String>,
+    /// How long a node may go without renewing its Lease before it is marked NotReady
+    /// (kube-controller-manager's flag, same default).
+    #[arg(long, default_value = "40s", value_parser = keelson_simnodes::options::parse_duration)]
+    node_monitor_grace_period: std::time::Duration,
+    /// Pod addresses, split into one podCIDR per node (kube-controller-manager's
+    /// --cluster-cidr; the default holds 16,384 nodes of /24).
+    #[arg(long, default_value = "10.64.0.0/10")]
+    cluster_cidr: keelson_controllers::nodeipam::Cidr,
+    /// Size of each node's podCIDR.
+    #[arg(long, default_value_t = 24)]
+    node_cidr_mask_size: u8,
 }
 
 pub fn parse_minor(version: &str) -> anyhow::Result<u32> {
@@ -100,47 +111,78 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         ready_ms = started.elapsed().as_millis() as u64,
         "control plane ready"
     );
-    let controllers = start_controllers(&running, &url).await?;
+    let controllers = start_controllers(&running, &url, &args).await?;
     super::shutdown_signal().await;
     tracing::info!("shutting down");
     controllers.cancel.cancel();
-    if let Err(err) = controllers.task.await {
-        tracing::error!(%err, "controller manager task failed");
+    let mut tasks = controllers.tasks;
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(err) = joined {
+            tracing::error!(%err, "controller manager or scheduler task failed");
+        }
     }
     running.shutdown().await;
     Ok(())
 }
 
+/// The controller manager and the scheduler, and how to stop them.
 struct Controllers {
     cancel: tokio_util::sync::CancellationToken,
-    task: tokio::task::JoinHandle<()>,
+    tasks: tokio::task::JoinSet<()>,
 }
 
-/// The controller manager runs in this process but, like any client, reaches the API server
-/// over HTTPS with its own certificate (as system:kube-controller-manager); it never sees the
-/// store.
+/// The controller manager and the scheduler run in this process but, like any client, reach
+/// the API server over HTTPS with their own certificates (as system:kube-controller-manager
+/// and system:kube-scheduler); they never see the store. Each is leader-elected, so several
+/// control-plane processes on one store run one of each.
 async fn start_controllers(
     running: &keelson_apiserver::RunningServer,
     url: &str,
+    args: &Args,
 ) -> anyhow::Result<Controllers> {
-    let kubeconfig = keelson_apiserver::component_kubeconfig(
-        &running.server,
-        url,
-        "system:kube-controller-manager",
-    )?;
+    let identity = format!("{}_{}", hostname(), std::process::id());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let options = keelson_controllers::Options {
+        identity: identity.clone(),
+        root_ca_pem: running.server.pki.ca_pem().to_string(),
+        token_issuer: std::sync::Arc::new(
+            running
+                .server
+                .pki
+                .token_issuer(&running.server.config.issuer)?,
+        ),
+        node_lifecycle: keelson_controllers::nodelifecycle::Options {
+            node_monitor_grace_period: args.node_monitor_grace_period,
+            ..Default::default()
+        },
+        node_ipam: keelson_controllers::nodeipam::Options {
+            cluster_cidr: args.cluster_cidr,
+            node_cidr_mask_size: args.node_cidr_mask_size,
+        },
+    };
+    let client = component_client(running, url, "system:kube-controller-manager").await?;
+    tasks.spawn(keelson_controllers::run(client, options, cancel.clone()));
+    let client = component_client(running, url, "system:kube-scheduler").await?;
+    tasks.spawn(keelson_scheduler::run(client, identity, cancel.clone()));
+    Ok(Controllers { cancel, tasks })
+}
+
+async fn component_client(
+    running: &keelson_apiserver::RunningServer,
+    url: &str,
+    user: &str,
+) -> anyhow::Result<kube::Client> {
+    let kubeconfig = keelson_apiserver::component_kubeconfig(&running.server, url, user)?;
     let kubeconfig = kube::config::Kubeconfig::from_yaml(&kubeconfig)
-        .context("parsing the controller kubeconfig")?;
+        .with_context(|| format!("parsing the kubeconfig of {user}"))?;
     let config = kube::Config::from_custom_kubeconfig(
         kubeconfig,
         &kube::config::KubeConfigOptions::default(),
     )
     .await
-    .context("building the controller client configuration")?;
-    let client = kube::Client::try_from(config).context("building the controller client")?;
-    let identity = format!("{}_{}", hostname(), std::process::id());
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let task = tokio::spawn(keelson_controllers::run(client, identity, cancel.clone()));
-    Ok(Controllers { cancel, task })
+    .with_context(|| format!("building the client configuration of {user}"))?;
+    kube::Client::try_from(config).with_context(|| format!("building the client of {user}"))
 }
 
 fn hostname() -> String {

@@ -1,5 +1,6 @@
 mod bench;
 mod control_plane;
+mod sim_nodes;
 
 use clap::Subcommand;
 
@@ -9,12 +10,16 @@ pub enum Command {
     ControlPlane(control_plane::Args),
     /// Benchmarks (`keelson bench api`).
     Bench(bench::Args),
+    /// Simulated nodes (like kwok): register Nodes, keep their Leases fresh and run the pods
+    /// bound to them without containers.
+    SimNodes(sim_nodes::Args),
 }
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::ControlPlane(args) => control_plane::run(args).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::SimNodes(args) => sim_nodes::run(args).await,
     }
 }
 

@@ -25,9 +25,11 @@ use crate::options::SimOptions;
 use crate::register::RegisteredNode;
 use crate::{NODE_LEASE_NAMESPACE, node_object};
 
-/// Heartbeat writes in flight at once (separate from pod writes so a burst of pods cannot
-/// starve the leases and make healthy nodes look dead).
-const MAX_IN_FLIGHT: usize = 32;
+/// Heartbeat writes in flight at once. They have their own budget, as large as the pods'
+/// default, so that on a saturated API server a burst of pod writes takes at most half of it
+/// and healthy nodes keep their Leases (upstream gets this from API Priority and Fairness,
+/// which gives node heartbeats their own priority level).
+const MAX_IN_FLIGHT: usize = 64;
 const LEASE_JITTER: f64 = 0.04;
 const LEASE_RETRY: Duration = Duration::from_millis(500);
 const STATUS_RETRY: Duration = Duration::from_secs(10);
@@ -107,10 +109,11 @@ pub async fn run(
                 match beat {
                     Beat::Lease => {
                         let lease = beats[i].lease.take();
+                        let first = !beats[i].renewed;
                         let api = leases.clone();
                         let seconds = options.lease_duration_seconds;
                         writes.spawn(async move {
-                            let result = renew_lease(&api, &node, lease, seconds).await.map(Some);
+                            let result = renew_lease(&api, &node, lease, first, seconds).await.map(Some);
                             drop(permit);
                             (i, beat, result)
                         });
@@ -189,14 +192,24 @@ fn lease_for(node: &RegisteredNode, seconds: i32) -> Lease {
     }
 }
 
-/// One renewal: an update of the lease last written, or a read (and a create when missing)
-/// when there is none.
+/// One renewal: an update of the lease last written; without one, a create for a node just
+/// registered (one request instead of a read that finds nothing), else a read first.
 async fn renew_lease(
     api: &Api<Lease>,
     node: &RegisteredNode,
     last: Option<Lease>,
+    first: bool,
     seconds: i32,
 ) -> Result<Lease, kube::Error> {
+    if last.is_none() && first && !node.adopted {
+        match api
+            .create(&PostParams::default(), &lease_for(node, seconds))
+            .await
+        {
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            other => return other,
+        }
+    }
     let current = match last {
         Some(lease) => lease,
         None => match api.get_opt(&node.name).await? {

@@ -53,7 +53,7 @@ impl SimOptions {
             lease_duration_seconds: 40,
             lease_renew_interval: Duration::from_secs(10),
             node_status_report_frequency: Duration::from_secs(300),
-            max_in_flight: 96,
+            max_in_flight: 64,
         }
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, Pod, ServiceAccount};
 use keelson_e2e::ControlPlane;
 use keelson_simnodes::{SimError, SimOptions};
 use kube::Api;
@@ -168,8 +168,16 @@ async fn nodes_register_with_leases_and_expire_when_stopped() -> anyhow::Result<
     Ok(())
 }
 
-/// Create `pod`, retrying while the namespace's service account is not there yet.
+/// Create `pod`, retrying while the namespace's service account is not there yet. The account
+/// is created here when missing, so these tests do not depend on the service-account
+/// controller's timing.
 async fn create_pod(pods: &Api<Pod>, pod: serde_json::Value) -> anyhow::Result<Pod> {
+    let accounts: Api<ServiceAccount> = Api::namespaced(pods.clone().into_client(), "default");
+    let default: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "default"}}))?;
+    match accounts.create(&PostParams::default(), &default).await {
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        other => drop(other?),
+    }
     let pod: Pod = serde_json::from_value(pod)?;
     eventually("creating a pod", || async {
         Ok(pods.create(&PostParams::default(), &pod).await?)

@@ -53,7 +53,7 @@ pub struct Args {
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     node_status_report_frequency: Duration,
     /// Pod API writes in flight at once.
-    #[arg(long, default_value_t = 96)]
+    #[arg(long, default_value_t = 64)]
     max_in_flight: usize,
 }
 

@@ -21,18 +21,42 @@ async fn connect(plane: &ControlPlane) -> anyhow::Result<Client> {
 }
 
 /// A control plane and a client, once the default service account exists (pods need it).
+/// The service-account controller makes it; these tests are not about that controller, so
+/// they make it themselves if it is late.
 async fn start() -> anyhow::Result<(ControlPlane, Client)> {
     let plane = ControlPlane::start("1.33")?;
     let client = connect(&plane).await?;
     let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
         Api::namespaced(client.clone(), NS);
-    eventually(
+    let made = eventually(
         "the default service account",
-        Duration::from_secs(30),
+        Duration::from_secs(5),
         || async { Ok(accounts.get_opt("default").await?.map(|_| ())) },
     )
-    .await?;
+    .await;
+    if made.is_err() {
+        let account = serde_json::from_value(json!({"metadata": {"name": "default"}}))?;
+        match accounts.create(&PostParams::default(), &account).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
     Ok((plane, client))
+}
+
+/// Run a test body against a fresh control plane; on failure, show the end of its log.
+async fn with_plane<F, Fut>(body: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let (plane, client) = start().await?;
+    let result = body(client).await;
+    if result.is_err() {
+        eprintln!("control plane log:\n{}", plane.log_tail());
+    }
+    result
 }
 
 /// Poll `check` until it yields a value or `timeout` passes.
@@ -96,6 +120,14 @@ fn image_of(pod: &Pod) -> String {
 
 /// Act as the kubelet for the pods `runs` accepts.
 async fn make_ready_if(pods: &Api<Pod>, runs: impl Fn(&Pod) -> bool) -> anyhow::Result<usize> {
+    make_ready_at_most(pods, runs, usize::MAX).await
+}
+
+async fn make_ready_at_most(
+    pods: &Api<Pod>,
+    runs: impl Fn(&Pod) -> bool,
+    limit: usize,
+) -> anyhow::Result<usize> {
     let mut count = 0;
     for pod in pods.list(&ListParams::default()).await?.items {
         if !runs(&pod) {
@@ -108,6 +140,9 @@ async fn make_ready_if(pods: &Api<Pod>, runs: impl Fn(&Pod) -> bool) -> anyhow::
             .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
         if ready || !is_active(&pod) {
             continue;
+        }
+        if count >= limit {
+            break;
         }
         let now = k8s_openapi::jiff::Timestamp::now().to_string();
         let status = json!({"status": {
@@ -152,159 +187,163 @@ fn orphan_pod(name: &str, labels: Value) -> anyhow::Result<Pod> {
 
 #[tokio::test]
 async fn replicaset_creates_adopts_releases_and_scales() -> anyhow::Result<()> {
-    let (_plane, client) = start().await?;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
-    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), NS);
+    with_plane(|client| async move {
+        let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+        let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), NS);
 
-    pods.create(
-        &PostParams::default(),
-        &orphan_pod("stray", json!({"app": "web"}))?,
-    )
-    .await?;
-    let rs = sets
-        .create(&PostParams::default(), &replica_set("web", 3, "web")?)
+        pods.create(
+            &PostParams::default(),
+            &orphan_pod("stray", json!({"app": "web"}))?,
+        )
         .await?;
-    let uid = rs.uid().context("uid")?;
+        let rs = sets
+            .create(&PostParams::default(), &replica_set("web", 3, "web")?)
+            .await?;
+        let uid = rs.uid().context("uid")?;
 
-    // Two new pods plus the adopted orphan.
-    let owned = eventually("3 pods", Duration::from_secs(20), || async {
-        let owned = pods_of(&pods, &uid).await?;
-        Ok((owned.len() == 3).then_some(owned))
-    })
-    .await?;
-    let stray = owned
-        .iter()
-        .find(|p| p.name_any() == "stray")
-        .context("the orphan was not adopted")?;
-    let reference = &stray.owner_references()[0];
-    assert_eq!(reference.kind, "ReplicaSet");
-    assert_eq!(reference.block_owner_deletion, Some(true));
-    for pod in owned.iter().filter(|p| p.name_any() != "stray") {
-        assert!(pod.name_any().starts_with("web-"), "{}", pod.name_any());
-    }
-    // It never overshoots.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(pods_of(&pods, &uid).await?.len(), 3);
+        // Two new pods plus the adopted orphan.
+        let owned = eventually("3 pods", Duration::from_secs(20), || async {
+            let owned = pods_of(&pods, &uid).await?;
+            Ok((owned.len() == 3).then_some(owned))
+        })
+        .await?;
+        let stray = owned
+            .iter()
+            .find(|p| p.name_any() == "stray")
+            .context("the orphan was not adopted")?;
+        let reference = &stray.owner_references()[0];
+        assert_eq!(reference.kind, "ReplicaSet");
+        assert_eq!(reference.block_owner_deletion, Some(true));
+        for pod in owned.iter().filter(|p| p.name_any() != "stray") {
+            assert!(pod.name_any().starts_with("web-"), "{}", pod.name_any());
+        }
+        // It never overshoots.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(pods_of(&pods, &uid).await?.len(), 3);
 
-    // A pod that stops matching is released and replaced.
-    pods.patch(
-        "stray",
-        &PatchParams::default(),
-        &Patch::Merge(&json!({"metadata": {"labels": {"app": "other"}}})),
-    )
-    .await?;
-    eventually(
-        "release and replacement",
-        Duration::from_secs(20),
-        || async {
-            let released = pods.get("stray").await?.owner_references().is_empty();
+        // A pod that stops matching is released and replaced.
+        pods.patch(
+            "stray",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"labels": {"app": "other"}}})),
+        )
+        .await?;
+        eventually(
+            "release and replacement",
+            Duration::from_secs(20),
+            || async {
+                let released = pods.get("stray").await?.owner_references().is_empty();
+                let owned = pods_of(&pods, &uid).await?;
+                Ok(
+                    (released && owned.len() == 3 && owned.iter().all(|p| p.name_any() != "stray"))
+                        .then_some(()),
+                )
+            },
+        )
+        .await?;
+
+        // A deleted pod is replaced.
+        let victim = pods_of(&pods, &uid).await?[0].name_any();
+        pods.delete(&victim, &DeleteParams::default()).await?;
+        eventually("a replacement", Duration::from_secs(20), || async {
+            let owned = pods_of(&pods, &uid).await?;
+            Ok((owned.len() == 3 && owned.iter().all(|p| p.name_any() != victim)).then_some(()))
+        })
+        .await?;
+
+        // Status follows the kubelet.
+        make_ready(&pods).await?;
+        eventually("ready status", Duration::from_secs(20), || async {
+            let status = sets.get("web").await?.status.context("status")?;
+            Ok((status.replicas == 3
+                && status.ready_replicas == Some(3)
+                && status.available_replicas == Some(3)
+                && status.fully_labeled_replicas == Some(3)
+                && status.observed_generation == Some(1))
+            .then_some(()))
+        })
+        .await?;
+
+        // Scale down.
+        sets.patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"replicas": 1}})),
+        )
+        .await?;
+        eventually("scale down to 1", Duration::from_secs(20), || async {
+            let status = sets.get("web").await?.status.context("status")?;
             let owned = pods_of(&pods, &uid).await?;
             Ok(
-                (released && owned.len() == 3 && owned.iter().all(|p| p.name_any() != "stray"))
+                (owned.len() == 1 && status.replicas == 1 && status.observed_generation == Some(2))
                     .then_some(()),
             )
-        },
-    )
-    .await?;
-
-    // A deleted pod is replaced.
-    let victim = pods_of(&pods, &uid).await?[0].name_any();
-    pods.delete(&victim, &DeleteParams::default()).await?;
-    eventually("a replacement", Duration::from_secs(20), || async {
-        let owned = pods_of(&pods, &uid).await?;
-        Ok((owned.len() == 3 && owned.iter().all(|p| p.name_any() != victim)).then_some(()))
-    })
-    .await?;
-
-    // Status follows the kubelet.
-    make_ready(&pods).await?;
-    eventually("ready status", Duration::from_secs(20), || async {
-        let status = sets.get("web").await?.status.context("status")?;
-        Ok((status.replicas == 3
-            && status.ready_replicas == Some(3)
-            && status.available_replicas == Some(3)
-            && status.fully_labeled_replicas == Some(3)
-            && status.observed_generation == Some(1))
-        .then_some(()))
-    })
-    .await?;
-
-    // Scale down.
-    sets.patch(
-        "web",
-        &PatchParams::default(),
-        &Patch::Merge(&json!({"spec": {"replicas": 1}})),
-    )
-    .await?;
-    eventually("scale down to 1", Duration::from_secs(20), || async {
-        let status = sets.get("web").await?.status.context("status")?;
-        let owned = pods_of(&pods, &uid).await?;
-        Ok(
-            (owned.len() == 1 && status.replicas == 1 && status.observed_generation == Some(2))
-                .then_some(()),
-        )
-    })
-    .await?;
-
-    let events: Api<Event> = Api::namespaced(client.clone(), NS);
-    let reasons: Vec<(String, String, String)> = events
-        .list(&ListParams::default())
-        .await?
-        .items
-        .into_iter()
-        .filter(|e| e.involved_object.name.as_deref() == Some("web"))
-        .map(|e| {
-            (
-                e.reason.unwrap_or_default(),
-                e.source.and_then(|s| s.component).unwrap_or_default(),
-                e.message.unwrap_or_default(),
-            )
         })
-        .collect();
-    assert!(
-        reasons.iter().any(|(r, c, m)| r == "SuccessfulCreate"
-            && c == "replicaset-controller"
-            && m.starts_with("Created pod: web-")),
-        "{reasons:?}"
-    );
-    assert!(
-        reasons
-            .iter()
-            .any(|(r, _, m)| r == "SuccessfulDelete" && m.starts_with("Deleted pod: ")),
-        "{reasons:?}"
-    );
-    Ok(())
+        .await?;
+
+        let events: Api<Event> = Api::namespaced(client.clone(), NS);
+        let reasons: Vec<(String, String, String)> = events
+            .list(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .filter(|e| e.involved_object.name.as_deref() == Some("web"))
+            .map(|e| {
+                (
+                    e.reason.unwrap_or_default(),
+                    e.source.and_then(|s| s.component).unwrap_or_default(),
+                    e.message.unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert!(
+            reasons.iter().any(|(r, c, m)| r == "SuccessfulCreate"
+                && c == "replicaset-controller"
+                && m.starts_with("Created pod: web-")),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons
+                .iter()
+                .any(|(r, _, m)| r == "SuccessfulDelete" && m.starts_with("Deleted pod: ")),
+            "{reasons:?}"
+        );
+        Ok(())
+    })
+    .await
 }
 
 #[tokio::test]
 async fn replication_controller_keeps_its_replicas() -> anyhow::Result<()> {
-    let (_plane, client) = start().await?;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
-    let controllers: Api<ReplicationController> = Api::namespaced(client.clone(), NS);
-    let rc: ReplicationController = serde_json::from_value(json!({
-        "metadata": {"name": "legacy"},
-        "spec": {
-            "replicas": 2,
-            "selector": {"app": "legacy"},
-            "template": template(&json!({"app": "legacy"}), "nginx:1"),
-        },
-    }))?;
-    let uid = controllers
-        .create(&PostParams::default(), &rc)
-        .await?
-        .uid()
-        .context("uid")?;
-    eventually("2 pods", Duration::from_secs(20), || async {
-        Ok((pods_of(&pods, &uid).await?.len() == 2).then_some(()))
+    with_plane(|client| async move {
+        let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+        let controllers: Api<ReplicationController> = Api::namespaced(client.clone(), NS);
+        let rc: ReplicationController = serde_json::from_value(json!({
+            "metadata": {"name": "legacy"},
+            "spec": {
+                "replicas": 2,
+                "selector": {"app": "legacy"},
+                "template": template(&json!({"app": "legacy"}), "nginx:1"),
+            },
+        }))?;
+        let uid = controllers
+            .create(&PostParams::default(), &rc)
+            .await?
+            .uid()
+            .context("uid")?;
+        eventually("2 pods", Duration::from_secs(20), || async {
+            Ok((pods_of(&pods, &uid).await?.len() == 2).then_some(()))
+        })
+        .await?;
+        make_ready(&pods).await?;
+        eventually("ready status", Duration::from_secs(20), || async {
+            let status = controllers.get("legacy").await?.status.context("status")?;
+            Ok((status.replicas == 2 && status.ready_replicas == Some(2)).then_some(()))
+        })
+        .await?;
+        Ok(())
     })
-    .await?;
-    make_ready(&pods).await?;
-    eventually("ready status", Duration::from_secs(20), || async {
-        let status = controllers.get("legacy").await?.status.context("status")?;
-        Ok((status.replicas == 2 && status.ready_replicas == Some(2)).then_some(()))
-    })
-    .await?;
-    Ok(())
+    .await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -318,10 +357,15 @@ struct Kubelet(tokio::task::JoinHandle<()>);
 
 impl Kubelet {
     fn start(pods: Api<Pod>, runs: fn(&Pod) -> bool) -> Self {
+        Self::paced(pods, runs, usize::MAX, Duration::from_millis(100))
+    }
+
+    /// Readies at most `per_round` pods every `period`.
+    fn paced(pods: Api<Pod>, runs: fn(&Pod) -> bool, per_round: usize, period: Duration) -> Self {
         Kubelet(tokio::spawn(async move {
             loop {
-                let _ = make_ready_if(&pods, runs).await;
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                let _ = make_ready_at_most(&pods, runs, per_round).await;
+                tokio::time::sleep(period).await;
             }
         }))
     }
@@ -458,7 +502,7 @@ impl Monitor {
 
 #[tokio::test]
 async fn deployment_rolls_within_surge_and_unavailability_and_rolls_back() -> anyhow::Result<()> {
-    let (_plane, client) = start().await?;
+    with_plane(|client| async move {
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
     let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), NS);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
@@ -596,11 +640,13 @@ async fn deployment_rolls_within_surge_and_unavailability_and_rolls_back() -> an
     );
     assert_eq!(d.annotations()[REVISION], "3");
     Ok(())
+    })
+    .await
 }
 
 #[tokio::test]
 async fn deployment_pause_resume_recreate_and_history_limit() -> anyhow::Result<()> {
-    let (_plane, client) = start().await?;
+    with_plane(|client| async move {
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
     let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), NS);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
@@ -702,12 +748,14 @@ async fn deployment_pause_resume_recreate_and_history_limit() -> anyhow::Result<
     revisions.sort();
     assert_eq!(revisions, vec!["3".to_string(), "4".to_string()]);
     Ok(())
+    })
+    .await
 }
 
 #[tokio::test]
 async fn deployment_scales_proportionally_mid_rollout_and_reports_deadlines() -> anyhow::Result<()>
 {
-    let (_plane, client) = start().await?;
+    with_plane(|client| async move {
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
     let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), NS);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
@@ -752,5 +800,69 @@ async fn deployment_scales_proportionally_mid_rollout_and_reports_deadlines() ->
         Ok((sizes == vec![9, 14]).then_some(()))
     })
     .await?;
+    Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn deployment_rollout_survives_a_control_plane_restart() -> anyhow::Result<()> {
+    let (mut plane, client) = start().await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), NS);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let strategy =
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 2, "maxUnavailable": 0}});
+    deployments
+        .create(
+            &PostParams::default(),
+            &deployment("steady", 6, strategy, "nginx:1")?,
+        )
+        .await?;
+    let kubelet = Kubelet::start(pods.clone(), |_| true);
+    wait_rolled_out(&deployments, "steady").await?;
+    drop(kubelet);
+
+    // A slow kubelet keeps the rollout going while the control plane restarts.
+    let _kubelet = Kubelet::paced(pods.clone(), |_| true, 1, Duration::from_millis(600));
+    let monitor = Monitor::start(pods.clone(), sets.clone(), "steady");
+    deployments
+        .patch(
+            "steady",
+            &PatchParams::default(),
+            &Patch::Strategic(&json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "nginx:2"}]}}}})),
+        )
+        .await?;
+    eventually("the rollout to start", Duration::from_secs(20), || async {
+        let d = deployments.get("steady").await?;
+        Ok((d.status.and_then(|s| s.updated_replicas).unwrap_or(0) >= 1).then_some(()))
+    })
+    .await?;
+    plane.restart(false)?;
+    let d =
+        eventually(
+            "the rollout after the restart",
+            Duration::from_secs(90),
+            || async {
+                let d = deployments.get("steady").await?;
+                Ok((rolled_out(&d)
+                    && d.status.as_ref().and_then(|s| s.observed_generation) == Some(2))
+                .then_some(d))
+            },
+        )
+        .await?;
+    let (most_pods, fewest_ready, most_spec) = monitor.stop();
+    assert!(most_pods <= 8, "{most_pods} active pods with maxSurge 2");
+    assert!(
+        most_spec <= 8,
+        "ReplicaSets sized {most_spec} in total with maxSurge 2"
+    );
+    assert!(
+        fewest_ready >= 6,
+        "{fewest_ready} ready pods with maxUnavailable 0"
+    );
+    let all = sets_of(&sets, &d).await?;
+    assert_eq!(all.len(), 2);
+    assert_eq!(all.iter().map(rs_replicas).sum::<i32>(), 6);
     Ok(())
 }

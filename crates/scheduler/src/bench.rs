@@ -289,3 +289,70 @@ pub async fn bench(
         cases,
     })
 }
+
+/// Scheduling cycles per second of the core alone (no API server): `nodes` simulated nodes,
+/// `pods` pods built by `make_pod`, each binding confirmed at once as the informer would.
+pub fn core_throughput(
+    nodes: usize,
+    pods: usize,
+    make_pod: impl Fn(usize) -> crate::model::PodInfo,
+) -> f64 {
+    use crate::model::{NodeSpec, Resources};
+    let mut state = crate::state::State::default();
+    let now = Instant::now();
+    for i in 0..nodes {
+        let name = format!("node-{i}");
+        state.on_node(
+            NodeSpec {
+                labels: [
+                    ("kubernetes.io/hostname".to_string(), name.clone()),
+                    (
+                        "topology.kubernetes.io/zone".to_string(),
+                        format!("zone-{}", i % ZONES),
+                    ),
+                ]
+                .into(),
+                name,
+                allocatable: Resources {
+                    milli_cpu: 32_000,
+                    memory: 128 << 30,
+                    pods: 110,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            now,
+        );
+    }
+    for i in 0..pods {
+        state.on_pod(make_pod(i), now);
+    }
+    let started = Instant::now();
+    let mut scheduled = 0;
+    while let Some(decision) = state.schedule_next(now) {
+        if let crate::state::Decision::Bind { pod, node } = decision {
+            let mut bound = (*pod).clone();
+            bound.node_name = node;
+            state.on_pod(bound, now);
+            scheduled += 1;
+        }
+    }
+    scheduled as f64 / started.elapsed().as_secs_f64()
+}
+
+/// A basic pod for [`core_throughput`]: 100m cpu, 100Mi memory.
+pub fn basic_pod(i: usize) -> crate::model::PodInfo {
+    let mut pod = crate::model::PodInfo {
+        uid: format!("uid-{i}"),
+        name: format!("pod-{i}"),
+        namespace: NAMESPACE.into(),
+        scheduler_name: crate::SCHEDULER_NAME.into(),
+        labels: [("bench".to_string(), "basic".to_string())].into(),
+        non_zero_milli_cpu: 100,
+        non_zero_memory: 100 << 20,
+        ..Default::default()
+    };
+    pod.requests.milli_cpu = 100;
+    pod.requests.memory = 100 << 20;
+    pod
+}

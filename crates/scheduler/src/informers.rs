@@ -54,8 +54,11 @@ fn spawn<K, H>(
     H: Handler<K>,
 {
     tasks.spawn(async move {
-        let mut stream = watcher::watcher(api, watcher::Config::default()).default_backoff().boxed();
+        let mut stream = watcher::watcher(api, watcher::Config::default())
+            .default_backoff()
+            .boxed();
         let mut seen: Option<HashSet<String>> = None;
+        let mut failing = false;
         loop {
             let next = tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -64,10 +67,20 @@ fn spawn<K, H>(
             let event = match next {
                 None => return,
                 Some(Err(err)) => {
-                    tracing::warn!(%err, kind = std::any::type_name::<K>(), "watch failed; retrying");
+                    // Warn once per outage (a role without read access fails every retry).
+                    let kind = std::any::type_name::<K>();
+                    if failing {
+                        tracing::debug!(%err, kind, "watch still failing; retrying");
+                    } else {
+                        tracing::warn!(%err, kind, "watch failed; retrying with backoff");
+                    }
+                    failing = true;
                     continue;
                 }
-                Some(Ok(event)) => event,
+                Some(Ok(event)) => {
+                    failing = false;
+                    event
+                }
             };
             let now = Instant::now();
             match event {

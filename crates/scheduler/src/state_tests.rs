@@ -145,3 +145,12 @@ fn gated_pods_stay_pending() {
         Some(Decision::Bind { .. })
     ));
 }
+
+/// Core throughput at full scale: `cargo test -p keelson-scheduler --lib core_throughput --
+/// --ignored --nocapture` (meaningful in an optimized build).
+#[test]
+#[ignore = "a benchmark"]
+fn core_throughput_basic_pods() {
+    let rate = crate::bench::core_throughput(5000, 10_000, crate::bench::basic_pod);
+    println!("core: {rate:.0} pods/s (5000 nodes, 10000 basic pods)");
+}

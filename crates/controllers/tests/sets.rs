@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Binding, Event, Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{
+    Binding, Event, Node, PersistentVolumeClaim, Pod, ServiceAccount,
+};
 use k8s_openapi::jiff::Timestamp;
 use keelson_e2e::ControlPlane;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions};
@@ -33,10 +35,35 @@ fn explained(plane: &ControlPlane, result: anyhow::Result<()>) -> anyhow::Result
     })
 }
 
+/// A client of `plane`, once [`NS`] can hold pods: the ServiceAccount admission needs the
+/// namespace's default account, which the service-account controller normally adds (the test
+/// adds it itself if that controller is slow, as a cluster admin could).
 async fn connect(plane: &ControlPlane) -> anyhow::Result<Client> {
     let kubeconfig = kube::config::Kubeconfig::read_from(plane.kubeconfig())?;
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-    Ok(Client::try_from(config)?)
+    let client = Client::try_from(config)?;
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), NS);
+    let made = wait_for(
+        "the default service account",
+        Duration::from_secs(5),
+        || async {
+            let account = accounts
+                .get_opt("default")
+                .await
+                .map_err(|e| e.to_string())?;
+            account.map(|_| ()).ok_or("absent".to_string())
+        },
+    )
+    .await;
+    if made.is_err() {
+        let account = serde_json::from_value(json!({"metadata": {"name": "default"}}))?;
+        match accounts.create(&PostParams::default(), &account).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(client)
 }
 
 /// Poll `check` until it yields a value, failing with its last complaint after `timeout`.

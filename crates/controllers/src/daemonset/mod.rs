@@ -4,7 +4,6 @@
 //! OnDelete; ControllerRevisions; and the status `kubectl rollout status ds/x` reads.
 
 mod eligibility;
-mod expectations;
 mod plan;
 mod pods;
 mod revisions;
@@ -26,30 +25,31 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::ControllerError;
-use crate::history;
 use crate::informers::Informers;
-use crate::statefulset::cache_ready;
-use crate::statefulset::events::{NORMAL, Recorder, WARNING};
+use crate::podcontrol::events::{NORMAL, Recorder, WARNING, reference_to};
+use crate::podcontrol::expectations::{Expectations, Seen};
+use crate::podcontrol::index::OwnerIndex;
+use crate::statefulset::owners_of;
 
 const COMPONENT: &str = "daemonset-controller";
 
 /// Upstream's BurstReplicas: at most this many creates and deletes per sync.
 const BURST_REPLICAS: usize = 250;
 
-/// Deletions (of pods and nodes) reach no subscriber of the shared informers, so every
-/// DaemonSet is looked at again this often even when nothing it watches changed.
-const RESYNC: Duration = Duration::from_secs(30);
+/// A safety net like upstream's informer resync: every object is synced this often even when
+/// nothing it watches changed.
+const RESYNC: Duration = Duration::from_secs(300);
 
 /// How soon to look again while our own writes are still in flight.
 const RECHECK: Duration = Duration::from_secs(1);
 
 struct Context {
     client: kube::Client,
-    pods: Store<Pod>,
+    pods: OwnerIndex<Pod>,
     nodes: Store<Node>,
     revisions: Store<ControllerRevision>,
     events: Recorder,
-    expectations: expectations::Expectations,
+    expectations: Expectations,
 }
 
 pub fn run(
@@ -64,25 +64,23 @@ pub fn run(
     let context = Arc::new(Context {
         events: Recorder::new(client.clone(), COMPONENT),
         client,
-        pods: pods.cache,
+        pods: OwnerIndex::new(pods.cache.clone()),
         nodes: nodes.cache,
         revisions: revisions.cache,
-        expectations: expectations::Expectations::default(),
+        expectations: Expectations::new(),
     });
-    let node_trigger = node_change_mapper(sets.cache.clone());
+    let node_trigger = node_change_mapper(sets.cache.clone(), context.nodes.clone());
     async move {
-        let caches_ready = async {
-            cache_ready(&context.pods).await;
-            cache_ready(&context.nodes).await;
-            cache_ready(&context.revisions).await;
-        };
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = caches_ready => {}
+        // Controllers start with synced caches; the change stream replays the initial list
+        // too, but possibly after the first sync.
+        for pod in context.pods.cache().state() {
+            context.pods.observe(&pod);
         }
-        tracing::debug!("daemonset controller: caches ready");
+        let index = context.pods.clone();
         Controller::for_shared_stream(sets.changes, sets.cache)
-            .owns_shared_stream(pods.changes)
+            .watches_shared_stream(pods.changes, move |pod| {
+                owners_of::<DaemonSet>(&index, &pod)
+            })
             .watches_shared_stream(nodes.changes, node_trigger)
             .graceful_shutdown_on(shutdown.cancelled_owned())
             .run(reconcile, error_policy, context)
@@ -91,13 +89,27 @@ pub fn run(
     }
 }
 
-/// Every DaemonSet is synced when a node appears or changes in a way that can change where
-/// daemon pods belong (labels, taints, conditions), not on every status heartbeat.
+/// Every DaemonSet is synced when a node appears, goes, or changes in a way that can change
+/// where daemon pods belong (labels, taints, conditions), not on every status heartbeat.
 fn node_change_mapper(
     sets: Store<DaemonSet>,
+    nodes: Store<Node>,
 ) -> impl Fn(Arc<Node>) -> Vec<ObjectRef<DaemonSet>> + Send + Sync + 'static {
     let seen: Mutex<HashMap<String, u64>> = Mutex::new(HashMap::new());
+    let every_set = move || {
+        sets.state()
+            .iter()
+            .map(|ds| ObjectRef::from_obj(&**ds))
+            .collect()
+    };
     move |node: Arc<Node>| {
+        if nodes.get(&ObjectRef::from_obj(&*node)).is_none() {
+            // A deletion: the stream hands over the node's last state.
+            seen.lock()
+                .expect("node fingerprints lock poisoned")
+                .remove(&node.name_any());
+            return every_set();
+        }
         let mut hasher = DefaultHasher::new();
         node.metadata.labels.hash(&mut hasher);
         if let Some(spec) = &node.spec {
@@ -119,10 +131,7 @@ fn node_change_mapper(
         if !changed {
             return Vec::new();
         }
-        sets.state()
-            .iter()
-            .map(|ds| ObjectRef::from_obj(&**ds))
-            .collect()
+        every_set()
     }
 }
 
@@ -138,20 +147,17 @@ async fn reconcile(ds: Arc<DaemonSet>, context: Arc<Context>) -> Result<Action, 
         context.expectations.forget(&uid);
         return Ok(Action::await_change());
     }
-    let namespace = ds.namespace().unwrap_or_default();
-    // INTERIM(podcontrol): an owner index and adoption of orphans come with crate::podcontrol.
-    let owned: Vec<Arc<Pod>> = context
-        .pods
-        .state()
-        .into_iter()
-        .filter(|pod| pod.metadata.namespace.as_deref() == Some(namespace.as_str()))
-        .filter(|pod| history::controller_uid(&pod.metadata) == Some(uid.as_str()))
-        .collect();
+    let owned = context.pods.owned_by(&uid);
     let nodes = context.nodes.state();
     let history = revisions::construct(&context.client, &context.revisions, &ds).await?;
     let view = plan::View::new(&ds, &nodes, owned.clone(), history.hash.clone());
     let mut recheck = None;
-    if context.expectations.satisfied(&uid, &owned) {
+    let seen = owned.iter().map(|pod| Seen {
+        name: pod.metadata.name.as_deref().unwrap_or_default(),
+        uid: pod.metadata.uid.as_deref().unwrap_or_default(),
+        terminating: pod.metadata.deletion_timestamp.is_some(),
+    });
+    if context.expectations.satisfied(&uid, seen) {
         let rolling = ds
             .spec
             .as_ref()
@@ -251,7 +257,7 @@ async fn create_pod(
             let message = format!("Created pod: {name}");
             context
                 .events
-                .record(ds, NORMAL, "SuccessfulCreate", message)
+                .publish(reference_to(ds), NORMAL, "SuccessfulCreate", message)
                 .await;
             Ok(name)
         }
@@ -259,7 +265,7 @@ async fn create_pod(
             let message = format!("Error creating: {err}");
             context
                 .events
-                .record(ds, WARNING, "FailedCreate", message)
+                .publish(reference_to(ds), WARNING, "FailedCreate", message)
                 .await;
             Err(err.into())
         }
@@ -284,7 +290,7 @@ async fn delete_pod(
             let message = format!("Deleted pod: {}", pod.name_any());
             context
                 .events
-                .record(ds, NORMAL, "SuccessfulDelete", message)
+                .publish(reference_to(ds), NORMAL, "SuccessfulDelete", message)
                 .await;
             Ok(())
         }
@@ -293,7 +299,7 @@ async fn delete_pod(
             let message = format!("Error deleting: {err}");
             context
                 .events
-                .record(ds, WARNING, "FailedDelete", message)
+                .publish(reference_to(ds), WARNING, "FailedDelete", message)
                 .await;
             Err(err.into())
         }

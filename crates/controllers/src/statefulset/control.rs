@@ -13,7 +13,6 @@ use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 
 use super::Context;
-use super::events::{NORMAL, WARNING};
 use super::health::{
     is_available, is_finished, is_running_and_ready, is_terminating, until_available,
 };
@@ -21,6 +20,7 @@ use super::identity::{self, revision_of};
 use super::revisions::Revisions;
 use crate::ControllerError;
 use crate::history;
+use crate::podcontrol::events::{NORMAL, WARNING, reference_to};
 
 /// What a sync did and when it wants to run again.
 pub struct Outcome {
@@ -384,7 +384,7 @@ impl Step<'_> {
     async fn record(&self, kind: &str, reason: &str, message: String) {
         self.context
             .events
-            .record(self.plan.set, kind, reason, message)
+            .publish(reference_to(self.plan.set), kind, reason, message)
             .await;
     }
 

@@ -4,7 +4,6 @@
 //! status `kubectl rollout status sts/x` reads.
 
 mod control;
-pub(crate) mod events;
 pub(crate) mod health;
 mod identity;
 mod revisions;
@@ -20,24 +19,27 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::{Api, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::ControllerError;
 use crate::history;
 use crate::informers::Informers;
+use crate::podcontrol::controller_of;
+use crate::podcontrol::events::Recorder;
+use crate::podcontrol::index::OwnerIndex;
 
 const COMPONENT: &str = "statefulset-controller";
 
-/// Deletions reach no subscriber of the shared informers, so every set is looked at again this
-/// often even when nothing it watches changed.
-const RESYNC: Duration = Duration::from_secs(30);
+/// A safety net like upstream's informer resync: every object is synced this often even when
+/// nothing it watches changed.
+const RESYNC: Duration = Duration::from_secs(300);
 
 pub(crate) struct Context {
     client: kube::Client,
-    pods: Store<Pod>,
+    pods: OwnerIndex<Pod>,
     revisions: Store<ControllerRevision>,
-    events: events::Recorder,
+    events: Recorder,
 }
 
 pub fn run(
@@ -49,23 +51,22 @@ pub fn run(
     let pods = informers.shared::<Pod>();
     let revisions = informers.shared::<ControllerRevision>();
     let context = Arc::new(Context {
-        events: events::Recorder::new(client.clone(), COMPONENT),
+        events: Recorder::new(client.clone(), COMPONENT),
         client,
-        pods: pods.cache,
+        pods: OwnerIndex::new(pods.cache.clone()),
         revisions: revisions.cache,
     });
     async move {
-        let caches_ready = async {
-            cache_ready(&context.pods).await;
-            cache_ready(&context.revisions).await;
-        };
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = caches_ready => {}
+        // Controllers start with synced caches; the change stream replays the initial list
+        // too, but possibly after the first sync.
+        for pod in context.pods.cache().state() {
+            context.pods.observe(&pod);
         }
-        tracing::debug!("statefulset controller: caches ready");
+        let index = context.pods.clone();
         Controller::for_shared_stream(sets.changes, sets.cache)
-            .owns_shared_stream(pods.changes)
+            .watches_shared_stream(pods.changes, move |pod| {
+                owners_of::<StatefulSet>(&index, &pod)
+            })
             .graceful_shutdown_on(shutdown.cancelled_owned())
             .run(reconcile, error_policy, context)
             .for_each(|_| async {})
@@ -73,19 +74,25 @@ pub fn run(
     }
 }
 
-/// Wait until a shared cache has its first list.
-///
-/// `Store::wait_until_ready` keeps a single waker, so of several controllers waiting on one
-/// shared cache only the last is woken; polling observes readiness whichever was woken.
-pub(crate) async fn cache_ready<K>(cache: &Store<K>)
+/// The owners of kind `K` a changed pod concerns (its controller, and its former controller
+/// when that changed), recording the pod in the owner index on the way.
+pub(crate) fn owners_of<K>(index: &OwnerIndex<Pod>, pod: &Pod) -> Vec<ObjectRef<K>>
 where
-    K: kube::Resource + Clone + 'static,
-    K::DynamicType: Eq + std::hash::Hash + Clone,
+    K: kube::Resource<DynamicType = ()>,
 {
-    while tokio::time::timeout(Duration::from_millis(50), cache.wait_until_ready())
-        .await
-        .is_err()
-    {}
+    let previous = index
+        .observe(pod)
+        .map(|owner| (owner.reference, owner.namespace));
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let current = controller_of(&pod.metadata).map(|r| (r.clone(), namespace));
+    current
+        .into_iter()
+        .chain(previous)
+        .filter(|(reference, _)| {
+            reference.kind == K::kind(&()) && reference.api_version == K::api_version(&())
+        })
+        .map(|(reference, namespace)| ObjectRef::new(&reference.name).within(&namespace))
+        .collect()
 }
 
 fn error_policy(set: Arc<StatefulSet>, err: &ControllerError, _: Arc<Context>) -> Action {
@@ -103,14 +110,7 @@ async fn reconcile(
     };
     let namespace = set.namespace().unwrap_or_default();
     let uid = set.uid().unwrap_or_default();
-    // INTERIM(podcontrol): an owner index and adoption of orphans come with crate::podcontrol.
-    let pods: Vec<Arc<Pod>> = context
-        .pods
-        .state()
-        .into_iter()
-        .filter(|pod| pod.metadata.namespace.as_deref() == Some(namespace.as_str()))
-        .filter(|pod| history::controller_uid(&pod.metadata) == Some(uid.as_str()))
-        .collect();
+    let pods = context.pods.owned_by(&uid);
     let revisions = revisions::resolve(&context, &set).await?;
     let mut live: HashSet<String> = pods
         .iter()

@@ -25,7 +25,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::ControllerError;
-use crate::endpointslice::index::{Index, ready};
+use crate::endpointslice::index::Index;
 use crate::endpointslice::pods::is_ready;
 use crate::informers::Informers;
 use crate::nodelifecycle::events::{Recorder, reference};
@@ -52,10 +52,6 @@ pub fn run(
     let budgets = informers.shared::<PodDisruptionBudget>();
     let pod_feed = informers.shared::<Pod>();
     async move {
-        let name = "disruption-controller";
-        if !(ready(name, &budgets.cache).await && ready(name, &pod_feed.cache).await) {
-            return;
-        }
         let pods_by_namespace = Index::new(|pod: &Pod| pod.metadata.namespace.clone());
         pods_by_namespace.prime(&pod_feed.cache);
         let context = Arc::new(Context {

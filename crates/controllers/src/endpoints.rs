@@ -2,9 +2,10 @@
 //! after it, listing the selected pods' addresses (ready and not ready) and the ports the
 //! service's targetPorts resolve to on each pod. Services without a selector are left alone.
 //!
-//! Deletions do not reach the shared change streams, so a periodic sweep looks for Endpoints
-//! whose Service is gone (deleted, as upstream deletes them) and for addresses whose pod is
-//! gone or no longer selected (their service is resynced).
+//! A deleted Service's Endpoints are deleted with it. A periodic sweep is the safety net for
+//! what a change stream cannot say (a relist that missed a deletion, a pod relabelled away
+//! from a service): it deletes Endpoints whose Service is gone and resyncs services listing
+//! pods that are gone or no longer selected.
 
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
@@ -22,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::ControllerError;
-use crate::endpointslice::index::{Index, ready};
+use crate::endpointslice::index::Index;
 use crate::endpointslice::pods;
 use crate::informers::Informers;
 
@@ -54,13 +55,6 @@ pub fn run(
     let pod_feed = informers.shared::<Pod>();
     let endpoint_feed = informers.shared::<Endpoints>();
     async move {
-        let name = "endpoint-controller";
-        if !(ready(name, &services.cache).await
-            && ready(name, &pod_feed.cache).await
-            && ready(name, &endpoint_feed.cache).await)
-        {
-            return;
-        }
         let pods_by_namespace = Index::new(|pod: &Pod| pod.metadata.namespace.clone());
         pods_by_namespace.prime(&pod_feed.cache);
         let context = Arc::new(Context {
@@ -73,7 +67,16 @@ pub fn run(
         let (resync_tx, resync_rx) = mpsc::channel(1024);
         let sweeper = sweep(context.clone(), resync_tx, shutdown.clone());
         let service_cache = services.cache.clone();
-        let controller = Controller::for_shared_stream(services.changes, services.cache)
+        // A service that is no longer cached when its change arrives was deleted.
+        let (deleted_tx, deleted_rx) = mpsc::channel::<Arc<Service>>(1024);
+        let deleter = delete_with_services(context.clone(), deleted_rx);
+        let cache = services.cache.clone();
+        let service_changes = services.changes.inspect(move |service| {
+            if cache.get(&ObjectRef::from_obj(&**service)).is_none() {
+                let _ = deleted_tx.try_send(service.clone());
+            }
+        });
+        let controller = Controller::for_shared_stream(service_changes, services.cache)
             .with_config(Config::default().concurrency(5))
             .watches_shared_stream(pod_feed.changes, move |pod| {
                 pods_by_namespace.observe(&pod);
@@ -88,7 +91,23 @@ pub fn run(
             .graceful_shutdown_on(shutdown.cancelled_owned())
             .run(reconcile, error_policy, context)
             .for_each(|_| async {});
-        futures::future::join(controller, sweeper).await;
+        futures::future::join3(controller, sweeper, deleter).await;
+    }
+}
+
+/// Delete the Endpoints of deleted services (upstream does so on the Service's delete event).
+async fn delete_with_services(context: Arc<Context>, mut deleted: mpsc::Receiver<Arc<Service>>) {
+    while let Some(service) = deleted.recv().await {
+        let (Some(name), Some(namespace)) = (&service.metadata.name, &service.metadata.namespace)
+        else {
+            continue;
+        };
+        let cached = context
+            .endpoints
+            .get(&ObjectRef::<Endpoints>::new(name).within(namespace));
+        if let Some(uid) = cached.and_then(|e| e.metadata.uid.clone()) {
+            delete_orphan(&context.client, namespace, name, uid).await;
+        }
     }
 }
 
@@ -414,4 +433,69 @@ pub(crate) fn receiver_stream<T: Send + 'static>(
     futures::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|item| (item, receiver))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addresses(count: usize, prefix: &str) -> Option<Vec<EndpointAddress>> {
+        Some(
+            (0..count)
+                .map(|i| EndpointAddress {
+                    ip: format!("{prefix}.{i}"),
+                    ..Default::default()
+                })
+                .collect(),
+        )
+    }
+
+    fn len(list: &Option<Vec<EndpointAddress>>) -> usize {
+        list.as_ref().map_or(0, Vec::len)
+    }
+
+    #[test]
+    fn truncation_keeps_ready_addresses_first() {
+        let mut subsets = vec![
+            EndpointSubset {
+                addresses: addresses(600, "10.0.0"),
+                not_ready_addresses: addresses(300, "10.0.1"),
+                ports: None,
+            },
+            EndpointSubset {
+                addresses: None,
+                not_ready_addresses: addresses(300, "10.0.2"),
+                ports: None,
+            },
+        ];
+        assert!(truncate(&mut subsets));
+        assert_eq!(len(&subsets[0].addresses), 600);
+        assert_eq!(len(&subsets[0].not_ready_addresses), 200);
+        assert_eq!(len(&subsets[1].not_ready_addresses), 200);
+    }
+
+    #[test]
+    fn truncation_of_ready_addresses_drops_not_ready_ones() {
+        let mut subsets = vec![
+            EndpointSubset {
+                addresses: addresses(900, "10.0.0"),
+                not_ready_addresses: addresses(10, "10.0.1"),
+                ports: None,
+            },
+            EndpointSubset {
+                addresses: addresses(300, "10.0.2"),
+                not_ready_addresses: None,
+                ports: None,
+            },
+        ];
+        assert!(truncate(&mut subsets));
+        assert_eq!(len(&subsets[0].addresses), 750);
+        assert_eq!(len(&subsets[0].not_ready_addresses), 0);
+        assert_eq!(len(&subsets[1].addresses), 250);
+        let mut small = vec![EndpointSubset {
+            addresses: addresses(1000, "10.0.0"),
+            ..Default::default()
+        }];
+        assert!(!truncate(&mut small));
+    }
 }

@@ -18,7 +18,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Config, Controller};
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -28,8 +28,8 @@ use crate::nodelifecycle::events::{Recorder, reference};
 
 /// How long an allocation waits to show up in the node cache before it is given up.
 const PENDING_EXPIRY: Duration = Duration::from_secs(300);
-/// How often the free blocks are recomputed from the nodes that exist (deleted nodes release
-/// theirs; deletions do not reach the change stream).
+/// How often the free blocks are recomputed from the nodes that exist, in case a deletion was
+/// missed (a relist); deleted nodes release their block at once otherwise.
 const REBUILD_PERIOD: Duration = Duration::from_secs(60);
 
 /// An IPv4 CIDR such as 10.64.0.0/10.
@@ -132,6 +132,12 @@ impl Allocator {
         }
     }
 
+    fn release(&mut self, cidr: &str) {
+        if let Some(index) = self.index_of(cidr) {
+            self.used[index] = false;
+        }
+    }
+
     fn allocate(&mut self) -> Option<usize> {
         let total = self.used.len();
         let found = (0..total)
@@ -193,9 +199,6 @@ pub fn run(
             );
             return;
         };
-        if !crate::endpointslice::index::ready("node-ipam-controller", &nodes.cache).await {
-            return;
-        }
         let context = Arc::new(Context {
             events: Recorder::new(client.clone(), "cidrAllocator"),
             client,
@@ -221,7 +224,17 @@ pub fn run(
                 }
             }
         };
-        let controller = Controller::for_shared_stream(nodes.changes, nodes.cache)
+        // A node that is no longer cached when its change arrives was deleted: its block is free.
+        let releasing = context.clone();
+        let node_changes = nodes.changes.inspect(move |node| {
+            if releasing.nodes.get(&ObjectRef::from_obj(&**node)).is_none() {
+                let mut allocator = releasing.allocator.lock().expect("allocator lock");
+                for cidr in pod_cidrs(node) {
+                    allocator.release(&cidr);
+                }
+            }
+        });
+        let controller = Controller::for_shared_stream(node_changes, nodes.cache)
             .with_config(Config::default().concurrency(10))
             .graceful_shutdown_on(shutdown.cancelled_owned())
             .run(reconcile, error_policy, context)

@@ -380,8 +380,11 @@ async fn silent_node_goes_unknown_is_tainted_and_its_pods_evicted() -> anyhow::R
     let mut tasks = JoinSet::new();
     let mut informers = Informers::new(client.clone());
     let controller = nodelifecycle::run(&mut informers, client.clone(), options, shutdown.clone());
-    informers.start(&mut tasks, shutdown.clone());
-    tasks.spawn(controller);
+    let synced = informers.start(&mut tasks, shutdown.clone());
+    tasks.spawn(async move {
+        synced.await;
+        controller.await;
+    });
     let renewer = {
         let client = client.clone();
         let shutdown = shutdown.clone();

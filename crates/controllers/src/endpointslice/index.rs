@@ -1,9 +1,9 @@
 //! A secondary index over a shared cache (pods by namespace, pods by node, slices by service),
 //! as client-go's cache indexers give upstream controllers.
 //!
-//! The shared change streams carry created and updated objects but not deletions, so entries
-//! may outlive their objects or their key; every lookup checks the cache and drops what no
-//! longer belongs.
+//! Entries are added from the change streams and never removed there (a deleted object or one
+//! whose key changed simply stays behind); every lookup checks the cache and drops what no
+//! longer belongs, so the index costs no bookkeeping on deletions.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
@@ -66,23 +66,5 @@ where
             entries.remove(key);
         }
         found
-    }
-}
-
-/// Wait until `cache` has its initial list, warning every 30 s while it has not; false when
-/// its informer is gone (shutdown).
-pub(crate) async fn ready<K>(controller: &str, cache: &Store<K>) -> bool
-where
-    K: kube::Resource<DynamicType = ()> + Clone + 'static,
-{
-    loop {
-        match tokio::time::timeout(std::time::Duration::from_secs(30), cache.wait_until_ready())
-            .await
-        {
-            Ok(result) => return result.is_ok(),
-            Err(_) => {
-                tracing::warn!(controller, kind = %K::kind(&()), "still waiting for the informer cache")
-            }
-        }
     }
 }

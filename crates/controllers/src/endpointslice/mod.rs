@@ -82,14 +82,6 @@ pub fn run(
     let slice_feed = informers.shared::<EndpointSlice>();
     let nodes = informers.shared::<Node>().cache;
     async move {
-        let name = "endpointslice-controller";
-        if !(index::ready(name, &services.cache).await
-            && index::ready(name, &pod_feed.cache).await
-            && index::ready(name, &slice_feed.cache).await
-            && index::ready(name, &nodes).await)
-        {
-            return;
-        }
         let pods_by_namespace = Index::new(|pod: &Pod| pod.metadata.namespace.clone());
         pods_by_namespace.prime(&pod_feed.cache);
         let slices_by_service = Index::new(service_key);

@@ -187,3 +187,83 @@ fn keep_placeholder(
         None => plan.create.push(new_slice(service, None, trigger)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::discovery::v1::EndpointPort;
+
+    fn service() -> Service {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "default", "uid": "u1"}}))
+        .unwrap()
+    }
+
+    fn group(count: usize) -> BTreeMap<PortKey, Group> {
+        let ports = vec![EndpointPort {
+            name: Some("http".into()),
+            port: Some(8080),
+            protocol: Some("TCP".into()),
+            app_protocol: None,
+        }];
+        let endpoints = (0..count)
+            .map(|i| Endpoint {
+                addresses: vec![format!("10.0.{}.{}", i / 250, i % 250)],
+                ..Default::default()
+            })
+            .collect();
+        BTreeMap::from([(port_key(&ports), Group { ports, endpoints })])
+    }
+
+    fn stored(plan: Plan) -> Vec<Arc<EndpointSlice>> {
+        plan.create
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut slice)| {
+                slice.metadata.name = Some(format!("web-{i}"));
+                Arc::new(slice)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn endpoints_fill_slices_of_at_most_the_maximum() {
+        let plan = plan(&service(), &[], &group(250), 100, &None);
+        let sizes: Vec<usize> = plan.create.iter().map(|s| s.endpoints.len()).collect();
+        assert_eq!(sizes, [100, 100, 50]);
+        let slice = &plan.create[0];
+        assert_eq!(slice.metadata.generate_name.as_deref(), Some("web-"));
+        assert_eq!(slice.metadata.labels.as_ref().unwrap()[SERVICE_NAME], "web");
+        assert_eq!(
+            slice.metadata.labels.as_ref().unwrap()[MANAGED_BY],
+            CONTROLLER_NAME
+        );
+        assert_eq!(
+            slice.metadata.owner_references.as_ref().unwrap()[0].uid,
+            "u1"
+        );
+    }
+
+    #[test]
+    fn unchanged_slices_are_left_alone_and_new_endpoints_fill_free_room() {
+        let existing = stored(plan(&service(), &[], &group(250), 100, &None));
+        let again = plan(&service(), &existing, &group(250), 100, &None);
+        assert!(again.create.is_empty() && again.update.is_empty() && again.delete.is_empty());
+        let grown = plan(&service(), &existing, &group(260), 100, &None);
+        assert!(grown.create.is_empty() && grown.delete.is_empty());
+        assert_eq!(grown.update.len(), 1);
+        assert_eq!(grown.update[0].endpoints.len(), 60);
+    }
+
+    #[test]
+    fn a_service_without_endpoints_keeps_one_placeholder() {
+        let existing = stored(plan(&service(), &[], &group(150), 100, &None));
+        let emptied = plan(&service(), &existing, &BTreeMap::new(), 100, &None);
+        assert_eq!(emptied.delete.len(), 2);
+        assert_eq!(emptied.create.len(), 1);
+        assert!(emptied.create[0].endpoints.is_empty());
+        let placeholder = stored(emptied);
+        let still = plan(&service(), &placeholder, &BTreeMap::new(), 100, &None);
+        assert!(still.create.is_empty() && still.update.is_empty() && still.delete.is_empty());
+    }
+}

@@ -19,7 +19,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::runtime::reflector::Store;
 use tokio_util::sync::CancellationToken;
 
-use crate::endpointslice::index::{Index, ready};
+use crate::endpointslice::index::Index;
 use crate::informers::Informers;
 use events::Recorder;
 
@@ -78,13 +78,6 @@ pub fn run(
     let leases = informers.shared::<Lease>().cache;
     let pods = informers.shared::<Pod>();
     async move {
-        let name = "node-lifecycle-controller";
-        if !(ready(name, &nodes.cache).await
-            && ready(name, &leases).await
-            && ready(name, &pods.cache).await)
-        {
-            return;
-        }
         let pods_by_node = Index::new(|pod: &Pod| {
             pod.spec
                 .as_ref()?

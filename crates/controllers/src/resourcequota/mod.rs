@@ -24,7 +24,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::ControllerError;
-use crate::endpointslice::index::{Index, ready};
+use crate::endpointslice::index::Index;
 use crate::informers::Informers;
 use quantity::Amount;
 
@@ -58,10 +58,6 @@ pub fn run(
     let quotas = informers.shared::<ResourceQuota>();
     let pod_feed = informers.shared::<Pod>();
     async move {
-        let name = "resourcequota-controller";
-        if !(ready(name, &quotas.cache).await && ready(name, &pod_feed.cache).await) {
-            return;
-        }
         let pods_by_namespace = Index::new(|pod: &Pod| pod.metadata.namespace.clone());
         pods_by_namespace.prime(&pod_feed.cache);
         let context = Arc::new(Context {

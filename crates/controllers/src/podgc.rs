@@ -91,17 +91,15 @@ impl Collector {
 
     async fn terminated(&self, pods: &[Arc<Pod>]) {
         let threshold = self.options.terminated_pod_threshold;
-        if threshold == 0 {
-            return;
+        let excess = excess_terminated(pods, threshold);
+        if !excess.is_empty() {
+            tracing::info!(
+                excess = excess.len(),
+                threshold,
+                "garbage collecting terminated pods"
+            );
         }
-        let mut terminated: Vec<&Arc<Pod>> = pods.iter().filter(|p| is_terminated(p)).collect();
-        if terminated.len() <= threshold {
-            return;
-        }
-        terminated.sort_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0));
-        let excess = terminated.len() - threshold;
-        tracing::info!(excess, threshold, "garbage collecting terminated pods");
-        for pod in terminated.into_iter().take(excess) {
+        for pod in excess {
             self.fail_and_delete(pod, None).await;
         }
     }
@@ -189,6 +187,18 @@ impl Collector {
     }
 }
 
+/// The oldest terminated pods beyond `threshold` (none when the threshold is 0).
+fn excess_terminated(pods: &[Arc<Pod>], threshold: usize) -> Vec<&Arc<Pod>> {
+    if threshold == 0 {
+        return Vec::new();
+    }
+    let mut terminated: Vec<&Arc<Pod>> = pods.iter().filter(|p| is_terminated(p)).collect();
+    let excess = terminated.len().saturating_sub(threshold);
+    terminated.sort_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0));
+    terminated.truncate(excess);
+    terminated
+}
+
 fn node_name(pod: &Pod) -> Option<&str> {
     pod.spec
         .as_ref()
@@ -205,4 +215,62 @@ fn is_terminated(pod: &Pod) -> bool {
 
 fn is_unscheduled_terminating(pod: &Pod) -> bool {
     pod.metadata.deletion_timestamp.is_some() && node_name(pod).is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str, phase: &str, created: &str, extra: serde_json::Value) -> Arc<Pod> {
+        let mut value = json!({
+            "metadata": {"name": name, "namespace": "ns", "creationTimestamp": created},
+            "status": {"phase": phase},
+        });
+        if let (Some(into), Some(from)) = (value.as_object_mut(), extra.as_object()) {
+            for (k, v) in from {
+                into.insert(k.clone(), v.clone());
+            }
+        }
+        Arc::new(serde_json::from_value(value).unwrap())
+    }
+
+    #[test]
+    fn oldest_terminated_pods_beyond_the_threshold() {
+        let pods = vec![
+            pod("new-done", "Succeeded", "2024-01-03T00:00:00Z", json!({})),
+            pod("running", "Running", "2024-01-01T00:00:00Z", json!({})),
+            pod("old-failed", "Failed", "2024-01-01T00:00:00Z", json!({})),
+            pod("mid-done", "Succeeded", "2024-01-02T00:00:00Z", json!({})),
+        ];
+        let names = |v: Vec<&Arc<Pod>>| v.iter().map(|p| p.name_any()).collect::<Vec<_>>();
+        assert_eq!(
+            names(excess_terminated(&pods, 1)),
+            ["old-failed", "mid-done"]
+        );
+        assert!(excess_terminated(&pods, 3).is_empty());
+        assert!(
+            excess_terminated(&pods, 0).is_empty(),
+            "0 disables the collection"
+        );
+    }
+
+    #[test]
+    fn unscheduled_terminating() {
+        let deleting =
+            json!({"metadata": {"name": "a", "deletionTimestamp": "2024-01-01T00:00:00Z"}});
+        assert!(is_unscheduled_terminating(&pod(
+            "a",
+            "Pending",
+            "2024-01-01T00:00:00Z",
+            deleting.clone()
+        )));
+        let mut bound = deleting;
+        bound["spec"] = json!({"nodeName": "n1", "containers": []});
+        assert!(!is_unscheduled_terminating(&pod(
+            "a",
+            "Pending",
+            "2024-01-01T00:00:00Z",
+            bound
+        )));
+    }
 }

@@ -23,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 use crate::ControllerError;
 use crate::informers::Informers;
 use crate::job::cache_ready;
-use crate::job::events::{NORMAL, Recorder, WARNING};
-use crate::job::owner_index::OwnerIndex;
+use crate::podcontrol::events::{Recorder, reference_to};
+use crate::podcontrol::index::OwnerIndex;
 
 const COMPONENT: &str = "cronjob-controller";
 /// Set on every Job to the time it was scheduled for, in the CronJob's zone.
@@ -45,7 +45,7 @@ pub fn run(
     let jobs = informers.shared::<Job>();
     let context = Arc::new(Context {
         client: client.clone(),
-        index: OwnerIndex::new(jobs.cache.clone(), "CronJob"),
+        index: OwnerIndex::new(jobs.cache.clone()),
         recorder: Recorder::new(client, COMPONENT),
     });
     async move {
@@ -53,9 +53,13 @@ pub fn run(
             _ = shutdown.cancelled() => return,
             _ = async { cache_ready(&cron_jobs.cache).await; cache_ready(&jobs.cache).await } => {}
         }
-        context.index.fill();
+        for object in context.index.cache().state() {
+            context.index.observe(&object);
+        }
         let watched = context.clone();
-        let job_changes = jobs.changes.inspect(move |job| watched.index.observe(job));
+        let job_changes = jobs.changes.inspect(move |job| {
+            let _ = watched.index.observe(job);
+        });
         Controller::for_shared_stream(cron_jobs.changes, cron_jobs.cache)
             .owns_shared_stream(job_changes)
             .graceful_shutdown_on(shutdown.cancelled_owned())
@@ -79,7 +83,7 @@ async fn reconcile(
     };
     let namespace = cron_job.namespace().unwrap_or_default();
     let jobs: Api<Job> = Api::namespaced(context.client.clone(), &namespace);
-    let children = context.index.children_of(&uid);
+    let children = context.index.owned_by(&uid);
     let missing = confirm_missing(&jobs, &cron_job, &children).await?;
     let zone = match cron_job.spec.as_ref().and_then(|s| s.time_zone.as_deref()) {
         None => TimeZone::system(),
@@ -89,7 +93,12 @@ async fn reconcile(
                 let message = format!("invalid timeZone: {name:?}: {err}");
                 context
                     .recorder
-                    .record(cron_job.as_ref(), WARNING, "UnknownTimeZone", message)
+                    .publish(
+                        reference_to(cron_job.as_ref()),
+                        "Warning",
+                        "UnknownTimeZone",
+                        message,
+                    )
                     .await;
                 return Ok(Action::await_change());
             }
@@ -100,7 +109,12 @@ async fn reconcile(
     for (kind, reason, message) in &plan.events {
         context
             .recorder
-            .record(cron_job.as_ref(), kind, reason, message.clone())
+            .publish(
+                reference_to(cron_job.as_ref()),
+                kind,
+                reason,
+                message.clone(),
+            )
             .await;
     }
     for doomed in &plan.replace {
@@ -108,9 +122,9 @@ async fn reconcile(
         delete_job(&jobs, &name).await?;
         context
             .recorder
-            .record(
-                cron_job.as_ref(),
-                NORMAL,
+            .publish(
+                reference_to(cron_job.as_ref()),
+                "Normal",
                 "SuccessfulDelete",
                 format!("Deleted job {name}"),
             )
@@ -129,7 +143,12 @@ async fn reconcile(
                 let message = format!("Created job {name}");
                 context
                     .recorder
-                    .record(cron_job.as_ref(), NORMAL, "SuccessfulCreate", message)
+                    .publish(
+                        reference_to(cron_job.as_ref()),
+                        "Normal",
+                        "SuccessfulCreate",
+                        message,
+                    )
                     .await;
             }
             // An earlier sync created it; the next sync adopts it into status.active.
@@ -138,7 +157,12 @@ async fn reconcile(
                 let message = format!("Error creating job: {err}");
                 context
                     .recorder
-                    .record(cron_job.as_ref(), WARNING, "FailedCreate", message)
+                    .publish(
+                        reference_to(cron_job.as_ref()),
+                        "Warning",
+                        "FailedCreate",
+                        message,
+                    )
                     .await;
                 return Err(err.into());
             }
@@ -164,7 +188,12 @@ async fn reconcile(
         let message = format!("Deleted job {}", job.name_any());
         context
             .recorder
-            .record(cron_job.as_ref(), NORMAL, "SuccessfulDelete", message)
+            .publish(
+                reference_to(cron_job.as_ref()),
+                "Normal",
+                "SuccessfulDelete",
+                message,
+            )
             .await;
     }
     Ok(plan

@@ -6,11 +6,9 @@
 //! tracking finalizer. [`expectations`] keeps a Job from being synced again before the caches
 //! show those writes.
 
-pub mod events;
 mod expectations;
 mod failure_policy;
 pub mod indexes;
-pub(crate) mod owner_index;
 mod plan;
 mod pods;
 pub mod tracking;
@@ -33,12 +31,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::ControllerError;
 use crate::informers::Informers;
-use events::{NORMAL, Recorder, WARNING};
+use crate::podcontrol::events::{Recorder, reference_to};
+use crate::podcontrol::index::OwnerIndex;
 use expectations::Expectations;
-use owner_index::OwnerIndex;
 use tracking::{Backoff, has_tracking_finalizer};
 
 const COMPONENT: &str = "job-controller";
+/// How soon a Job waiting for its caches or for terminating pods is looked at again.
+const RECHECK: Duration = Duration::from_secs(1);
 /// The value of `spec.managedBy` this controller serves (unset means the same).
 const MANAGED_BY: &str = "kubernetes.io/job-controller";
 
@@ -59,7 +59,7 @@ pub fn run(
     let pods = informers.shared::<Pod>();
     let context = Arc::new(Context {
         client: client.clone(),
-        index: OwnerIndex::new(pods.cache.clone(), "Job"),
+        index: OwnerIndex::new(pods.cache.clone()),
         expectations: Expectations::default(),
         backoff: Mutex::new(HashMap::new()),
         recorder: Recorder::new(client.clone(), COMPONENT),
@@ -69,14 +69,18 @@ pub fn run(
             _ = shutdown.cancelled() => return,
             _ = caches_ready(&jobs.cache, &pods.cache) => {}
         }
-        context.index.fill();
+        for object in context.index.cache().state() {
+            context.index.observe(&object);
+        }
         let (orphans_tx, orphans_rx) = mpsc::unbounded_channel();
         let watched = context.clone();
         let job_cache = jobs.cache.clone();
         let pod_changes = pods.changes.inspect(move |pod| {
-            watched.index.observe(pod);
+            let _ = watched.index.observe(pod);
             if has_tracking_finalizer(pod) && !has_live_job(pod, &job_cache) {
-                if let Some(job_uid) = owner_index::controller_uid(pod.as_ref(), "Job") {
+                if let Some(job_uid) =
+                    crate::podcontrol::controller_of(&pod.metadata).map(|o| o.uid.clone())
+                {
                     watched.forget(&job_uid);
                 }
                 let _ = orphans_tx.send(pod.clone());
@@ -170,13 +174,15 @@ async fn reconcile(job: Arc<Job>, context: Arc<Context>) -> Result<Action, Contr
     let Some(uid) = job.uid() else {
         return Ok(Action::await_change());
     };
-    let pods = context.index.children_of(&uid);
+    let pods = context.index.owned_by(&uid);
     if !context
         .expectations
         .satisfied(&uid, job.resource_version().as_deref(), &pods)
     {
-        // The caches' next events about this Job or its pods trigger the next sync.
-        return Ok(Action::requeue(Duration::from_secs(60)));
+        // Shared streams announce changes but not removals, so a pod that vanished (deleted,
+        // or released from its finalizer while being deleted) triggers nothing: look again
+        // shortly rather than wait for an event.
+        return Ok(Action::requeue(RECHECK));
     }
     let now = jiff::Timestamp::now();
     let backoff = context
@@ -226,14 +232,19 @@ async fn reconcile(job: Arc<Job>, context: Arc<Context>) -> Result<Action, Contr
         for (kind, reason, message) in &plan.events {
             context
                 .recorder
-                .record(job.as_ref(), kind, reason, message.clone())
+                .publish(reference_to(job.as_ref()), kind, reason, message.clone())
                 .await;
         }
     }
     release_pods(&uid, &pod_api, &plan.unfinalize, &context).await?;
-    Ok(plan
-        .requeue_after
-        .map_or_else(Action::await_change, Action::requeue))
+    let mut requeue = plan.requeue_after;
+    // Pods released or terminating disappear without an event (see above).
+    let waiting_for_removals =
+        !plan.unfinalize.is_empty() || plan.status.terminating.unwrap_or(0) > 0;
+    if waiting_for_removals && !tracking::is_finished(&job) {
+        requeue = Some(requeue.map_or(RECHECK, |r| r.min(RECHECK)));
+    }
+    Ok(requeue.map_or_else(Action::await_change, Action::requeue))
 }
 
 /// Pods the plan meant to delete but could not still count as active.
@@ -268,7 +279,7 @@ async fn delete_pods(
                 let message = format!("Deleted pod: {}", pod.name_any());
                 context
                     .recorder
-                    .record(job, NORMAL, "SuccessfulDelete", message)
+                    .publish(reference_to(job), "Normal", "SuccessfulDelete", message)
                     .await;
             }
             Err(err) => failure = Some(err),
@@ -300,14 +311,14 @@ async fn create_pods(
         let message = format!("Created pod: {name}");
         context
             .recorder
-            .record(job, NORMAL, "SuccessfulCreate", message)
+            .publish(reference_to(job), "Normal", "SuccessfulCreate", message)
             .await;
     }
     if let Some(err) = failure {
         let message = format!("Error creating: {err}");
         context
             .recorder
-            .record(job, WARNING, "FailedCreate", message)
+            .publish(reference_to(job), "Warning", "FailedCreate", message)
             .await;
     }
     created.len() as i32

@@ -1,91 +1,71 @@
-//! Creating, deleting and releasing a Job's pods.
+//! Creating, deleting and releasing a Job's pods, on top of the shared [`podcontrol`] helpers
+//! (pods from a template with a controller reference, slow-start batches) plus the Job
+//! specifics: completion index, hostname and the tracking finalizer.
 //!
-//! Private helpers until the shared `podcontrol` module lands; they do what it is to do for
-//! every workload controller (pods from a template with a controller reference, slow-start
-//! batches), plus the Job specifics (completion index, hostname, tracking finalizer).
+//! [`podcontrol`]: crate::podcontrol
 
-use futures::StreamExt;
-use futures::stream;
+use std::sync::Mutex;
+
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::indexes::COMPLETION_INDEX;
 use super::tracking::TRACKING_FINALIZER;
+use crate::ControllerError;
+use crate::podcontrol::Owner;
+use crate::podcontrol::create::{SLOW_START_INITIAL_BATCH, pod_from_template, slow_start_batch};
 
 /// Writes in flight at once for one Job.
 pub const CONCURRENCY: usize = 64;
 
 /// The pod a Job runs (for Indexed Jobs, the pod of one completion index).
 pub fn pod_for(job: &Job, index: Option<i32>) -> Pod {
-    let spec = job.spec.clone().unwrap_or_default();
-    let template = spec.template;
-    let template_meta = template.metadata.unwrap_or_default();
+    let template = job.spec.clone().unwrap_or_default().template;
+    let mut pod = pod_from_template(&template, &Owner::of(job));
     let name = job.name_any();
-    let mut labels = template_meta.labels.unwrap_or_default();
-    let mut annotations = template_meta.annotations.unwrap_or_default();
-    let mut finalizers = template_meta.finalizers.unwrap_or_default();
-    finalizers.push(TRACKING_FINALIZER.into());
-    let mut pod_spec = template.spec.unwrap_or_default();
-    let generate_name = match index {
-        Some(index) => {
-            annotations.insert(COMPLETION_INDEX.into(), index.to_string());
-            labels.insert(COMPLETION_INDEX.into(), index.to_string());
-            if pod_spec.hostname.is_none() {
-                pod_spec.hostname = Some(format!("{name}-{index}"));
-            }
-            let index_env = EnvVar {
-                name: "JOB_COMPLETION_INDEX".into(),
-                value: None,
-                value_from: Some(EnvVarSource {
-                    field_ref: Some(ObjectFieldSelector {
-                        api_version: None,
-                        field_path: format!("metadata.annotations['{COMPLETION_INDEX}']"),
-                    }),
-                    ..Default::default()
-                }),
-            };
-            let containers = pod_spec
-                .containers
-                .iter_mut()
-                .chain(pod_spec.init_containers.iter_mut().flatten());
-            for container in containers {
-                let env = container.env.get_or_insert_with(Vec::new);
-                if !env.iter().any(|e| e.name == index_env.name) {
-                    env.push(index_env.clone());
-                }
-            }
-            format!("{name}-{index}-")
-        }
-        None => format!("{name}-"),
+    let meta = &mut pod.metadata;
+    meta.finalizers
+        .get_or_insert_with(Vec::new)
+        .push(TRACKING_FINALIZER.into());
+    let Some(index) = index else {
+        return pod;
     };
-    Pod {
-        metadata: ObjectMeta {
-            generate_name: Some(generate_name),
-            namespace: job.namespace(),
-            labels: Some(labels),
-            annotations: Some(annotations).filter(|a| !a.is_empty()),
-            finalizers: Some(finalizers),
-            owner_references: Some(vec![controller_ref(job)]),
+    meta.generate_name = Some(format!("{name}-{index}-"));
+    meta.annotations
+        .get_or_insert_with(Default::default)
+        .insert(COMPLETION_INDEX.into(), index.to_string());
+    meta.labels
+        .get_or_insert_with(Default::default)
+        .insert(COMPLETION_INDEX.into(), index.to_string());
+    let pod_spec = pod.spec.get_or_insert_with(Default::default);
+    if pod_spec.hostname.is_none() {
+        pod_spec.hostname = Some(format!("{name}-{index}"));
+    }
+    let index_env = EnvVar {
+        name: "JOB_COMPLETION_INDEX".into(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                api_version: None,
+                field_path: format!("metadata.annotations['{COMPLETION_INDEX}']"),
+            }),
             ..Default::default()
-        },
-        spec: Some(pod_spec),
-        status: None,
+        }),
+    };
+    let containers = pod_spec
+        .containers
+        .iter_mut()
+        .chain(pod_spec.init_containers.iter_mut().flatten());
+    for container in containers {
+        let env = container.env.get_or_insert_with(Vec::new);
+        if !env.iter().any(|e| e.name == index_env.name) {
+            env.push(index_env.clone());
+        }
     }
-}
-
-fn controller_ref(job: &Job) -> OwnerReference {
-    OwnerReference {
-        api_version: Job::api_version(&()).into_owned(),
-        kind: Job::kind(&()).into_owned(),
-        name: job.name_any(),
-        uid: job.uid().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
+    pod
 }
 
 /// Create pods in upstream's slow-start batches (1, 2, 4, ...), stopping at the first batch
@@ -94,32 +74,21 @@ fn controller_ref(job: &Job) -> OwnerReference {
 pub async fn create_slow_start(
     api: &Api<Pod>,
     pods: Vec<Pod>,
-) -> (Vec<String>, Option<kube::Error>) {
-    let mut created = Vec::new();
-    let mut pending = pods.into_iter();
-    let mut batch = 1usize;
-    loop {
-        let chunk: Vec<Pod> = pending.by_ref().take(batch).collect();
-        if chunk.is_empty() {
-            return (created, None);
+) -> (Vec<String>, Option<ControllerError>) {
+    let count = pods.len();
+    let queue = Mutex::new(pods.into_iter());
+    slow_start_batch(count, SLOW_START_INITIAL_BATCH, || {
+        let next = queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .next();
+        async move {
+            let pod = next.expect("slow_start_batch calls once per pod");
+            let created = api.create(&PostParams::default(), &pod).await?;
+            Ok(created.name_any())
         }
-        let results: Vec<Result<Pod, kube::Error>> = stream::iter(chunk)
-            .map(|pod| async move { api.create(&PostParams::default(), &pod).await })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
-        let mut failure = None;
-        for result in results {
-            match result {
-                Ok(pod) => created.push(pod.name_any()),
-                Err(err) => failure = Some(err),
-            }
-        }
-        if failure.is_some() {
-            return (created, failure);
-        }
-        batch *= 2;
-    }
+    })
+    .await
 }
 
 /// Delete a pod; a pod already gone counts as deleted.

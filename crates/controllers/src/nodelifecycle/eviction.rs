@@ -48,6 +48,12 @@ pub(crate) async fn run(
             _ = shutdown.cancelled() => return,
             Some(node) = node_changes.next() => process_node(&context, &mut scheduled, &node).await,
             Some(pod) = pod_changes.next() => {
+                let key = ObjectRef::from_obj(&*pod);
+                if context.pods.get(&key).is_none() {
+                    // Deleted: nothing left to evict.
+                    scheduled.remove(&key);
+                    continue;
+                }
                 context.pods_by_node.observe(&pod);
                 process_pod(&context, &mut scheduled, &pod).await;
             }

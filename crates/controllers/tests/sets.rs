@@ -399,6 +399,26 @@ async fn daemon_set_runs_one_pod_per_eligible_node_body(
     )
     .await?;
 
+    // An orphan matching the selector is adopted; as a second pod on its node it then goes.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    let stray = json!({"metadata": {"name": "stray", "labels": {"app": "agent"}},
+        "spec": {"nodeName": "n4", "terminationGracePeriodSeconds": 0,
+                 "containers": [{"name": "agent", "image": "busybox:1"}]}});
+    pods.create(&PostParams::default(), &serde_json::from_value(stray)?)
+        .await?;
+    wait_for("the stray pod adopted and removed", WAIT, || async {
+        let stray = pods.get_opt("stray").await.map_err(|e| e.to_string())?;
+        let adopted = stray.as_ref().map(|p| p.owner_references().len());
+        if adopted.is_some() {
+            return Err(format!("stray still there, {adopted:?} owners"));
+        }
+        let placed = daemon_pods(&client, "agent").await?;
+        (keys(&placed) == ["n1", "n4"])
+            .then_some(())
+            .ok_or(format!("{:?}", keys(&placed)))
+    })
+    .await?;
+
     let events: Api<Event> = Api::namespaced(client.clone(), NS);
     let created: Vec<_> = events
         .list(&ListParams::default())

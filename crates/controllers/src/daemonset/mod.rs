@@ -29,7 +29,7 @@ use crate::informers::Informers;
 use crate::podcontrol::events::{NORMAL, Recorder, WARNING, reference_to};
 use crate::podcontrol::expectations::{Expectations, Seen};
 use crate::podcontrol::index::OwnerIndex;
-use crate::statefulset::owners_of;
+use crate::statefulset::{claim_pods, owners_of};
 
 const COMPONENT: &str = "daemonset-controller";
 
@@ -77,9 +77,15 @@ pub fn run(
             context.pods.observe(&pod);
         }
         let index = context.pods.clone();
+        let sets_cache = sets.cache.clone();
         Controller::for_shared_stream(sets.changes, sets.cache)
             .watches_shared_stream(pods.changes, move |pod| {
-                owners_of::<DaemonSet>(&index, &pod)
+                owners_of(
+                    &index,
+                    &sets_cache,
+                    |ds: &DaemonSet| ds.spec.as_ref().map(|s| &s.selector),
+                    &pod,
+                )
             })
             .watches_shared_stream(nodes.changes, node_trigger)
             .graceful_shutdown_on(shutdown.cancelled_owned())
@@ -147,7 +153,10 @@ async fn reconcile(ds: Arc<DaemonSet>, context: Arc<Context>) -> Result<Action, 
         context.expectations.forget(&uid);
         return Ok(Action::await_change());
     }
-    let owned = context.pods.owned_by(&uid);
+    let Some(selector) = ds.spec.as_ref().map(|s| &s.selector) else {
+        return Ok(Action::await_change());
+    };
+    let owned = claim_pods(&context.client, &context.pods, &*ds, selector).await?;
     let nodes = context.nodes.state();
     let history = revisions::construct(&context.client, &context.revisions, &ds).await?;
     let view = plan::View::new(&ds, &nodes, owned.clone(), history.hash.clone());

@@ -16,6 +16,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::ResourceExt;
 use kube::api::{Api, PostParams};
 use kube::runtime::controller::{Action, Controller};
@@ -25,9 +26,11 @@ use tokio_util::sync::CancellationToken;
 use crate::ControllerError;
 use crate::history;
 use crate::informers::Informers;
-use crate::podcontrol::controller_of;
+use crate::podcontrol::claim::claim;
 use crate::podcontrol::events::Recorder;
 use crate::podcontrol::index::OwnerIndex;
+use crate::podcontrol::selector::Selector;
+use crate::podcontrol::{Owner, controller_of};
 
 const COMPONENT: &str = "statefulset-controller";
 
@@ -63,9 +66,10 @@ pub fn run(
             context.pods.observe(&pod);
         }
         let index = context.pods.clone();
+        let sets_cache = sets.cache.clone();
         Controller::for_shared_stream(sets.changes, sets.cache)
             .watches_shared_stream(pods.changes, move |pod| {
-                owners_of::<StatefulSet>(&index, &pod)
+                owners_of(&index, &sets_cache, |set: &StatefulSet| selector(set), &pod)
             })
             .graceful_shutdown_on(shutdown.cancelled_owned())
             .run(reconcile, error_policy, context)
@@ -74,18 +78,32 @@ pub fn run(
     }
 }
 
-/// The owners of kind `K` a changed pod concerns (its controller, and its former controller
-/// when that changed), recording the pod in the owner index on the way.
-pub(crate) fn owners_of<K>(index: &OwnerIndex<Pod>, pod: &Pod) -> Vec<ObjectRef<K>>
+/// The owners of kind `K` a changed pod concerns, recording the pod in the owner index on the
+/// way: its controller and former controller, or for an orphan every owner in its namespace
+/// whose selector matches it (which may adopt it).
+pub(crate) fn owners_of<K>(
+    index: &OwnerIndex<Pod>,
+    owners: &Store<K>,
+    selector_of: fn(&K) -> Option<&LabelSelector>,
+    pod: &Pod,
+) -> Vec<ObjectRef<K>>
 where
-    K: kube::Resource<DynamicType = ()>,
+    K: kube::Resource<DynamicType = ()> + Clone,
 {
     let previous = index
         .observe(pod)
         .map(|owner| (owner.reference, owner.namespace));
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();
-    let current = controller_of(&pod.metadata).map(|r| (r.clone(), namespace));
-    current
+    let Some(current) = controller_of(&pod.metadata) else {
+        let matching = owners.state().into_iter().filter(|owner| {
+            owner.meta().namespace.as_deref() == Some(namespace.as_str())
+                && selector_of(owner).is_some_and(|s| {
+                    Selector::from_label_selector(Some(s)).matches(pod.metadata.labels.as_ref())
+                })
+        });
+        return matching.map(|owner| ObjectRef::from_obj(&*owner)).collect();
+    };
+    Some((current.clone(), namespace))
         .into_iter()
         .chain(previous)
         .filter(|(reference, _)| {
@@ -95,9 +113,42 @@ where
         .collect()
 }
 
+/// The pods `owner` controls after upstream's ControllerRefManager: matching orphans adopted
+/// (after a fresh read shows the owner is not being deleted), non-matching children released.
+pub(crate) async fn claim_pods<K>(
+    client: &kube::Client,
+    index: &OwnerIndex<Pod>,
+    owner: &K,
+    selector: &LabelSelector,
+) -> Result<Vec<Arc<Pod>>, ControllerError>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let claimant = Owner::of(owner);
+    let candidates = index
+        .owned_by(&claimant.uid)
+        .into_iter()
+        .chain(index.orphans_in(&claimant.namespace));
+    let api: Api<K> = Api::namespaced(client.clone(), &claimant.namespace);
+    let can_adopt = async {
+        let fresh = api.get(&claimant.name).await?;
+        Ok(fresh.meta().uid.as_deref() == Some(claimant.uid.as_str())
+            && fresh.meta().deletion_timestamp.is_none())
+    };
+    let selector = Selector::from_label_selector(Some(selector));
+    claim(client, &claimant, &selector, candidates, can_adopt).await
+}
+
 fn error_policy(set: Arc<StatefulSet>, err: &ControllerError, _: Arc<Context>) -> Action {
     tracing::warn!(%err, set = %set.name_any(), "statefulset sync failed; retrying");
     Action::requeue(Duration::from_secs(2))
+}
+
+fn selector(set: &StatefulSet) -> Option<&LabelSelector> {
+    set.spec.as_ref().map(|s| &s.selector)
 }
 
 async fn reconcile(
@@ -109,8 +160,7 @@ async fn reconcile(
         return Ok(Action::await_change());
     };
     let namespace = set.namespace().unwrap_or_default();
-    let uid = set.uid().unwrap_or_default();
-    let pods = context.pods.owned_by(&uid);
+    let pods = claim_pods(&context.client, &context.pods, &*set, &spec.selector).await?;
     let revisions = revisions::resolve(&context, &set).await?;
     let mut live: HashSet<String> = pods
         .iter()

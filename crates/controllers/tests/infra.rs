@@ -690,3 +690,69 @@ async fn resource_quota_status_tracks_usage() -> anyhow::Result<()> {
     .await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn percentage_budgets_count_replicas_through_the_scale_subresource() -> anyhow::Result<()> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{ApiResource, DynamicObject};
+    let plane = ControlPlane::start("1.33")?;
+    let client = connect(&plane).await?;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd = json!({"metadata": {"name": "widgets.example.com"}, "spec": {
+        "group": "example.com", "scope": "Namespaced",
+        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+        "versions": [{"name": "v1", "served": true, "storage": true,
+            "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
+            "subresources": {"scale": {"specReplicasPath": ".spec.replicas",
+                                       "statusReplicasPath": ".status.replicas"}}}]}});
+    crds.create(&PostParams::default(), &serde_json::from_value(crd)?)
+        .await?;
+    let resource = ApiResource {
+        group: "example.com".into(),
+        version: "v1".into(),
+        api_version: "example.com/v1".into(),
+        kind: "Widget".into(),
+        plural: "widgets".into(),
+    };
+    let widgets: Api<DynamicObject> = Api::namespaced_with(client.clone(), NS, &resource);
+    let widget: DynamicObject = serde_json::from_value(json!({"apiVersion": "example.com/v1",
+        "kind": "Widget", "metadata": {"name": "w"}, "spec": {"replicas": 4}}))?;
+    let widget = wait_for("the widget type to be served", WAIT, || async {
+        widgets
+            .create(&PostParams::default(), &widget)
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await?;
+    create_node(&client, "node-w", "zone-a").await?;
+    for (i, name) in ["w-0", "w-1", "w-2"].iter().enumerate() {
+        let pod = json!({"metadata": {"name": name, "labels": {"app": "w"},
+            "ownerReferences": [{"apiVersion": "example.com/v1", "kind": "Widget", "name": "w",
+                "uid": widget.metadata.uid.clone().unwrap(), "controller": true}]},
+            "spec": {"nodeName": "node-w", "containers": [{"name": "c", "image": "busybox"}]}});
+        create_pod(&client, pod).await?;
+        report_pod(&client, name, &format!("10.64.3.{}", 10 + i), true).await?;
+    }
+    let budgets: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), NS);
+    let budget = json!({"metadata": {"name": "w"},
+        "spec": {"maxUnavailable": "50%", "selector": {"matchLabels": {"app": "w"}}}});
+    budgets
+        .create(&PostParams::default(), &serde_json::from_value(budget)?)
+        .await?;
+    // Four replicas expected (not the three pods), two may be unavailable: two must be healthy.
+    wait_for("the budget from the widget's scale", WAIT, || async {
+        let got = serde_json::to_value(budgets.get("w").await.map_err(|e| e.to_string())?).unwrap();
+        let status = &got["status"];
+        let right = status["expectedPods"] == 4
+            && status["desiredHealthy"] == 2
+            && status["currentHealthy"] == 3
+            && status["disruptionsAllowed"] == 1;
+        if right {
+            Ok(())
+        } else {
+            Err(status.to_string())
+        }
+    })
+    .await?;
+    Ok(())
+}

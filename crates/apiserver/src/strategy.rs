@@ -14,9 +14,12 @@ fn kind(ctx: &Ctx) -> (&str, &str) {
     )
 }
 
-/// Kinds that track `metadata.generation`: anything with a spec, and every custom resource.
+/// Kinds that track `metadata.generation`: anything with a spec, every custom resource, and
+/// EndpointSlices (whose endpoints are their spec, as upstream's strategy treats them).
 fn tracks_generation(ctx: &Ctx, obj: &Value) -> bool {
-    ctx.resource.custom.is_some() || obj.get("spec").is_some()
+    ctx.resource.custom.is_some()
+        || obj.get("spec").is_some()
+        || kind(ctx) == ("discovery.k8s.io", "EndpointSlice")
 }
 
 pub fn prepare_for_create(ctx: &Ctx, obj: &mut Value) -> Result<(), ApiError> {

@@ -30,6 +30,9 @@ pub type Nominated = HashMap<String, Vec<Pod>>;
 
 /// Space that nominated pods of at least `pod`'s priority hold on `node`.
 pub fn reserved_for(pod: &PodInfo, node: &str, nominated: &Nominated) -> Option<Reserved> {
+    if nominated.is_empty() {
+        return None;
+    }
     let list = nominated.get(node)?;
     let mut reserved = Reserved::default();
     for other in list

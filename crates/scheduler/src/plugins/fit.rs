@@ -96,18 +96,13 @@ pub fn balanced_allocation_score(pod: &PodInfo, node: &NodeInfo) -> i64 {
     let fraction = |requested: i64, capacity: i64| -> Option<f64> {
         (capacity > 0).then(|| (requested as f64 / capacity as f64).min(1.0))
     };
-    let fractions: Vec<f64> = [
-        fraction(
-            node.requested.milli_cpu + pod.requests.milli_cpu,
-            alloc.milli_cpu,
-        ),
-        fraction(node.requested.memory + pod.requests.memory, alloc.memory),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let std = match fractions.as_slice() {
-        [a, b] => (a - b).abs() / 2.0,
+    let cpu = fraction(
+        node.requested.milli_cpu + pod.requests.milli_cpu,
+        alloc.milli_cpu,
+    );
+    let memory = fraction(node.requested.memory + pod.requests.memory, alloc.memory);
+    let std = match (cpu, memory) {
+        (Some(a), Some(b)) => (a - b).abs() / 2.0,
         _ => 0.0,
     };
     ((1.0 - std) * 100.0) as i64

@@ -210,8 +210,9 @@ async fn reconcile(ds: Arc<DaemonSet>, context: Arc<Context>) -> Result<Action, 
     Ok(Action::requeue(recheck.unwrap_or(RESYNC)))
 }
 
-/// Create and delete pods with expectations, creating in upstream's slow-start batches.
-// INTERIM(podcontrol): swap for crate::podcontrol::create once that module is committed.
+/// Create and delete pods with expectations, creating in upstream's slow-start batches (1, 2,
+/// 4, ...; a failed batch stops the rest). Each daemon pod is pinned to its own node, so this
+/// cannot use podcontrol's creator of identical pods.
 async fn apply(
     context: &Context,
     ds: &DaemonSet,

@@ -7,6 +7,7 @@ mod control;
 pub(crate) mod health;
 mod identity;
 mod revisions;
+mod writes;
 
 use std::collections::HashSet;
 use std::future::Future;

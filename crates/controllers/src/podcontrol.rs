@@ -11,8 +11,7 @@
 //! - [`pods`]: activity, readiness and availability (`minReadySeconds`) of pods, and the
 //!   ranking that picks which pods to delete on scale-down;
 //! - [`create`]: pods from a PodTemplateSpec and upstream's slow-start batch creator;
-//! - [`events`]: core/v1 Events as upstream's event recorder writes them;
-//! - [`unstall`]: a guard for kube-runtime's shared change streams.
+//! - [`events`]: core/v1 Events as upstream's event recorder writes them.
 
 pub mod claim;
 pub mod create;
@@ -21,7 +20,6 @@ pub mod expectations;
 pub mod index;
 pub mod pods;
 pub mod selector;
-pub mod unstall;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 

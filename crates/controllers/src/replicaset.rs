@@ -27,14 +27,13 @@ use crate::informers::Informers;
 use crate::podcontrol::events::Recorder;
 use crate::podcontrol::expectations::Expectations;
 use crate::podcontrol::index::{OwnerIndex, OwnerOf};
-use crate::podcontrol::unstall::unstall;
 use crate::podcontrol::{Owner, controller_of};
 
 /// Upstream's BurstReplicas: at most this many creates or deletes per sync.
 pub const BURST_REPLICAS: usize = 500;
 
-/// How often the pod index looks for pods that vanished (the shared change stream does not
-/// report deletions).
+/// How often the pod index looks for pods that vanished without a deletion reaching the
+/// change stream (deleted while the watch was relisting).
 const SWEEP_PERIOD: Duration = Duration::from_secs(1);
 
 pub(crate) struct Context<K: ReplicaKind> {
@@ -72,9 +71,6 @@ pub fn run(
         shutdown.clone(),
     );
     let sweeper = async move {
-        if index.cache().wait_until_ready().await.is_err() {
-            return;
-        }
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -119,28 +115,16 @@ fn controller<K: ReplicaKind>(
         expectations: Expectations::new(),
     });
     async move {
-        let ready = async {
-            owners.cache.wait_until_ready().await.is_ok()
-                && pods.cache.wait_until_ready().await.is_ok()
-        };
-        let ready = tokio::select! {
-            _ = shutdown.cancelled() => false,
-            ready = ready => ready,
-        };
-        if !ready {
-            return;
-        }
-        // The change stream replays the initial list too, but possibly after the first
-        // reconcile; an owner must never count its pods from a half-built index.
+        // Controllers start once the caches are synced. The change stream replays the initial
+        // list too, but possibly after the first reconcile; an owner must never count its
+        // pods from a half-built index.
         for pod in pods.cache.state() {
             context.pods.observe(&pod);
         }
         let mapper_context = context.clone();
         let purge = context.expectations.clone();
-        Controller::for_shared_stream(unstall(owners.changes), owners.cache)
-            .watches_shared_stream(unstall(pods.changes), move |pod| {
-                mapper_context.pod_changed(&pod)
-            })
+        Controller::for_shared_stream(owners.changes, owners.cache)
+            .watches_shared_stream(pods.changes, move |pod| mapper_context.pod_changed(&pod))
             .reconcile_on(vanished)
             .graceful_shutdown_on(shutdown.cancelled_owned())
             .run(reconcile::<K>, error_policy::<K>, context)

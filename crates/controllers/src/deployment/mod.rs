@@ -31,7 +31,6 @@ use crate::informers::Informers;
 use crate::podcontrol::events::{Recorder, WARNING, reference_to};
 use crate::podcontrol::index::{OwnerIndex, OwnerOf};
 use crate::podcontrol::selector::Selector;
-use crate::podcontrol::unstall::unstall;
 use crate::podcontrol::{Owner, claim, controller_of};
 use sync::Rollout;
 
@@ -62,18 +61,8 @@ pub fn run(
         pods: OwnerIndex::new(pods.cache.clone()),
     });
     async move {
-        let ready = async {
-            deployments.cache.wait_until_ready().await.is_ok()
-                && sets.cache.wait_until_ready().await.is_ok()
-                && pods.cache.wait_until_ready().await.is_ok()
-        };
-        let ready = tokio::select! {
-            _ = shutdown.cancelled() => false,
-            ready = ready => ready,
-        };
-        if !ready {
-            return;
-        }
+        // Controllers start once the caches are synced; the indexes must be complete before
+        // the first reconcile.
         for rs in sets.cache.state() {
             context.replicasets.observe(&rs);
         }
@@ -84,24 +73,19 @@ pub fn run(
         let sweeper = sweep(context.clone(), vanished, shutdown.clone());
         let rs_context = context.clone();
         let pod_context = context.clone();
-        let controller =
-            Controller::for_shared_stream(unstall(deployments.changes), deployments.cache)
-                .watches_shared_stream(unstall(sets.changes), move |rs| {
-                    rs_context.replicaset_changed(&rs)
-                })
-                .watches_shared_stream(unstall(pods.changes), move |pod| {
-                    pod_context.pod_changed(&pod)
-                })
-                .reconcile_on(vanished_rx)
-                .graceful_shutdown_on(shutdown.cancelled_owned())
-                .run(reconcile, error_policy, context)
-                .for_each(|_| futures::future::ready(()));
+        let controller = Controller::for_shared_stream(deployments.changes, deployments.cache)
+            .watches_shared_stream(sets.changes, move |rs| rs_context.replicaset_changed(&rs))
+            .watches_shared_stream(pods.changes, move |pod| pod_context.pod_changed(&pod))
+            .reconcile_on(vanished_rx)
+            .graceful_shutdown_on(shutdown.cancelled_owned())
+            .run(reconcile, error_policy, context)
+            .for_each(|_| futures::future::ready(()));
         tokio::join!(controller, sweeper);
     }
 }
 
-/// Notice ReplicaSets and pods that vanished (the change streams carry no deletions) and
-/// resync their deployments.
+/// Notice ReplicaSets and pods that vanished without a deletion reaching the change streams
+/// (deleted while a watch was relisting) and resync their deployments.
 async fn sweep(
     context: Arc<Context>,
     vanished: mpsc::UnboundedSender<ObjectRef<Deployment>>,

@@ -2,9 +2,10 @@
 //! by namespace, as upstream's `PodControllerUIDIndex` and orphan index. A reconcile looks at
 //! its own children and its namespace's orphans instead of scanning every pod.
 //!
-//! The shared change stream reports added and changed objects but not deleted ones, so the
-//! index also [`sweep`](OwnerIndex::sweep)s: entries whose object left the cache are dropped
-//! and their former owners reported, which is how a controller learns that a child vanished.
+//! An object the change stream reports but the cache no longer holds (a deletion) leaves the
+//! index. Objects deleted while a watch relisted are never reported, so the index also
+//! [`sweep`](OwnerIndex::sweep)s: entries whose object left the cache are dropped and their
+//! former owners reported, which is how a controller learns that such a child vanished.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
@@ -74,11 +75,22 @@ where
         self.inner.lock().expect("owner index lock poisoned")
     }
 
-    /// Record an added or changed object; returns its previous controller when that changed
-    /// (so the former owner can resync, as upstream's updatePod does).
+    /// Record an added, changed or deleted object; returns its previous controller when that
+    /// changed or the object is gone (so the former owner can resync, as upstream's
+    /// updatePod and deletePod do).
     pub fn observe(&self, object: &K) -> Option<OwnerOf> {
         let key = ObjectRef::from_obj(object);
         let meta = object.meta();
+        let live = self
+            .cache
+            .get(&key)
+            .is_some_and(|cached| cached.meta().uid == meta.uid);
+        if !live {
+            let mut inner = self.lock();
+            let previous = inner.placed.remove(&key)?;
+            remove_from(&mut inner.slots, &previous.slot, &key);
+            return previous.owner;
+        }
         let namespace = meta.namespace.clone().unwrap_or_default();
         let owner = controller_of(meta).map(|r| OwnerOf {
             namespace: namespace.clone(),

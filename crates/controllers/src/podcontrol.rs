@@ -79,3 +79,8 @@ pub fn api_message(err: &crate::ControllerError) -> String {
         other => other.to_string(),
     }
 }
+
+/// A 409 from the API server: the write was computed from an outdated object.
+pub fn is_conflict(err: &crate::ControllerError) -> bool {
+    matches!(err, crate::ControllerError::Kube(kube::Error::Api(status)) if status.code == 409)
+}

@@ -179,7 +179,12 @@ fn error_policy<K: ReplicaKind>(
     err: &ControllerError,
     _: Arc<Context<K>>,
 ) -> Action {
-    tracing::warn!(%err, kind = %K::kind(&()), name = ?object.meta().name, "sync failed; retrying");
+    if crate::podcontrol::is_conflict(err) {
+        // A write computed from a stale cache; the newer object triggers the next sync.
+        tracing::debug!(%err, kind = %K::kind(&()), name = ?object.meta().name, "stale; retrying");
+    } else {
+        tracing::warn!(%err, kind = %K::kind(&()), name = ?object.meta().name, "sync failed; retrying");
+    }
     Action::requeue(Duration::from_secs(1))
 }
 

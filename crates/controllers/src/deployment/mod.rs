@@ -170,7 +170,12 @@ impl Context {
 }
 
 fn error_policy(d: Arc<Deployment>, err: &ControllerError, _: Arc<Context>) -> Action {
-    tracing::debug!(%err, name = ?d.metadata.name, "deployment sync failed; retrying");
+    if crate::podcontrol::is_conflict(err) {
+        // A write computed from a stale cache; the newer object triggers the next sync.
+        tracing::debug!(%err, name = ?d.metadata.name, "deployment stale; retrying");
+    } else {
+        tracing::warn!(%err, name = ?d.metadata.name, "deployment sync failed; retrying");
+    }
     Action::requeue(Duration::from_millis(500))
 }
 

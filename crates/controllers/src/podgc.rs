@@ -20,7 +20,6 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::informers::Informers;
-use crate::job::cache_ready;
 
 const CHECK_PERIOD: Duration = Duration::from_secs(20);
 const QUARANTINE: Duration = Duration::from_secs(40);
@@ -65,10 +64,6 @@ pub fn run(
         missing_since: HashMap::new(),
     };
     async move {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = async { cache_ready(&collector.pods).await; cache_ready(&collector.nodes).await } => {}
-        }
         let mut ticks = tokio::time::interval(CHECK_PERIOD);
         loop {
             tokio::select! {

@@ -17,7 +17,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::ControllerError;
 use crate::informers::Informers;
-use crate::job::cache_ready;
 use crate::job::tracking::{COMPLETE, FAILED};
 
 struct Context {
@@ -32,10 +31,6 @@ pub fn run(
     let jobs = informers.shared::<Job>();
     let context = Arc::new(Context { client });
     async move {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = cache_ready(&jobs.cache) => {}
-        }
         Controller::for_shared_stream(jobs.changes, jobs.cache)
             .graceful_shutdown_on(shutdown.cancelled_owned())
             .run(reconcile, error_policy, context)

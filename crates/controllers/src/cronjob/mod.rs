@@ -17,12 +17,12 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::ControllerError;
 use crate::informers::Informers;
-use crate::job::cache_ready;
 use crate::podcontrol::events::{Recorder, reference_to};
 use crate::podcontrol::index::OwnerIndex;
 
@@ -49,23 +49,24 @@ pub fn run(
         recorder: Recorder::new(client, COMPONENT),
     });
     async move {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = async { cache_ready(&cron_jobs.cache).await; cache_ready(&jobs.cache).await } => {}
-        }
         for object in context.index.cache().state() {
             context.index.observe(&object);
         }
         let watched = context.clone();
+        let job_cache = jobs.cache.clone();
         let job_changes = jobs.changes.inspect(move |job| {
-            let _ = watched.index.observe(job);
+            // A deleted Job's last state must not re-enter the index (swept below).
+            if job_cache.get(&ObjectRef::from_obj(job.as_ref())).is_some() {
+                let _ = watched.index.observe(job);
+            }
         });
-        Controller::for_shared_stream(cron_jobs.changes, cron_jobs.cache)
+        let swept = crate::job::sweep(context.index.clone(), shutdown.clone());
+        let controller = Controller::for_shared_stream(cron_jobs.changes, cron_jobs.cache)
             .owns_shared_stream(job_changes)
             .graceful_shutdown_on(shutdown.cancelled_owned())
             .run(reconcile, error_policy, context)
-            .for_each(|_| async {})
-            .await;
+            .for_each(|_| async {});
+        futures::future::join(controller, swept).await;
     }
 }
 

@@ -39,6 +39,8 @@ use tracking::{Backoff, has_tracking_finalizer};
 const COMPONENT: &str = "job-controller";
 /// How soon a Job waiting for its caches or for terminating pods is looked at again.
 const RECHECK: Duration = Duration::from_secs(1);
+/// How often index entries of deleted pods are dropped.
+const SWEEP_PERIOD: Duration = Duration::from_secs(30);
 /// The value of `spec.managedBy` this controller serves (unset means the same).
 const MANAGED_BY: &str = "kubernetes.io/job-controller";
 
@@ -65,18 +67,19 @@ pub fn run(
         recorder: Recorder::new(client.clone(), COMPONENT),
     });
     async move {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = caches_ready(&jobs.cache, &pods.cache) => {}
-        }
         for object in context.index.cache().state() {
             context.index.observe(&object);
         }
         let (orphans_tx, orphans_rx) = mpsc::unbounded_channel();
         let watched = context.clone();
         let job_cache = jobs.cache.clone();
+        let pod_cache = pods.cache.clone();
+        let sweeper = context.index.clone();
         let pod_changes = pods.changes.inspect(move |pod| {
-            let _ = watched.index.observe(pod);
+            // A deleted pod's last state must not re-enter the index (swept below).
+            if pod_cache.get(&ObjectRef::from_obj(pod.as_ref())).is_some() {
+                let _ = watched.index.observe(pod);
+            }
             if has_tracking_finalizer(pod) && !has_live_job(pod, &job_cache) {
                 if let Some(job_uid) =
                     crate::podcontrol::controller_of(&pod.metadata).map(|o| o.uid.clone())
@@ -91,30 +94,25 @@ pub fn run(
             .graceful_shutdown_on(shutdown.clone().cancelled_owned())
             .run(reconcile, error_policy, context)
             .for_each(|_| async {});
-        let released = release_orphans(client, orphans_rx, shutdown);
-        futures::future::join(controller, released).await;
+        let released = release_orphans(client, orphans_rx, shutdown.clone());
+        let swept = sweep(sweeper, shutdown);
+        futures::future::join3(controller, released, swept).await;
     }
 }
 
-/// Wait until a shared cache has its first list.
-///
-/// `Store::wait_until_ready` wakes only the last of several concurrent waiters (its one-shot
-/// channel keeps a single waker), and a shared cache has several; polling again every few
-/// milliseconds observes readiness whichever waiter was woken.
-pub(crate) async fn cache_ready<K>(cache: &Store<K>)
+/// Drop index entries of deleted children now and then (their owners were already told
+/// through the deletion event).
+pub(crate) async fn sweep<K>(index: OwnerIndex<K>, shutdown: CancellationToken)
 where
-    K: kube::Resource + Clone + 'static,
-    K::DynamicType: Eq + std::hash::Hash + Clone,
+    K: kube::Resource<DynamicType = ()> + Clone + 'static,
 {
-    while tokio::time::timeout(Duration::from_millis(20), cache.wait_until_ready())
-        .await
-        .is_err()
-    {}
-}
-
-async fn caches_ready(jobs: &Store<Job>, pods: &Store<Pod>) {
-    cache_ready(jobs).await;
-    cache_ready(pods).await;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(SWEEP_PERIOD) => {}
+        }
+        let _ = index.sweep();
+    }
 }
 
 /// Whether the Job controlling `pod` still exists (same uid) in the cache.

@@ -40,6 +40,10 @@ pub fn prepare_for_create(ctx: &Ctx, obj: &mut Value) -> Result<(), ApiError> {
             obj["status"] = json!({"phase": "Pending", "qosClass": qos});
         }
         ("", "Node") | ("certificates.k8s.io", "CertificateSigningRequest") => {}
+        ("apps", "DaemonSet") => {
+            obj["status"] = json!({});
+            set_daemon_set_template_generation(obj, 1);
+        }
         _ if ctx.resource.has_status() => {
             if ctx.resource.custom.is_some() {
                 if let Some(o) = obj.as_object_mut() {
@@ -64,6 +68,24 @@ fn apply_defaults(ctx: &Ctx, obj: &mut Value) {
         }
         None => keelson_api_types::defaulting::apply_defaults(&ctx.resource.info.gvk(), obj),
     }
+}
+
+/// Upstream's DaemonSet strategy counts template changes in this annotation; the controller
+/// copies it into the `pod-template-generation` label of the pods it creates.
+const DAEMON_SET_TEMPLATE_GENERATION: &str = "deprecated.daemonset.template.generation";
+
+fn daemon_set_template_generation(obj: &Value) -> i64 {
+    obj["metadata"]["annotations"][DAEMON_SET_TEMPLATE_GENERATION]
+        .as_str()
+        .and_then(|g| g.parse().ok())
+        .unwrap_or(1)
+}
+
+fn set_daemon_set_template_generation(obj: &mut Value, generation: i64) {
+    if !obj["metadata"]["annotations"].is_object() {
+        obj["metadata"]["annotations"] = json!({});
+    }
+    obj["metadata"]["annotations"][DAEMON_SET_TEMPLATE_GENERATION] = json!(generation.to_string());
 }
 
 /// Merge a client's new state with the stored one as the addressed (sub)resource allows.
@@ -111,6 +133,11 @@ pub fn prepare_for_update(
                 }
             }
         }
+    }
+    if kind(ctx) == ("apps", "DaemonSet") && subresource.is_none() {
+        let generation = daemon_set_template_generation(current);
+        let changed = current.pointer("/spec/template") != new.pointer("/spec/template");
+        set_daemon_set_template_generation(&mut new, generation + i64::from(changed));
     }
     if kind(ctx) == ("", "Namespace") && subresource != Some("finalize") {
         new["spec"] = current.get("spec").cloned().unwrap_or(json!({}));

@@ -9,7 +9,6 @@ use std::time::Instant;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ReplicationController, Service};
-use k8s_openapi::api::scheduling::v1::PriorityClass;
 use kube::Resource;
 use kube::api::Api;
 use kube::runtime::WatchStreamExt;
@@ -184,34 +183,6 @@ impl Handler<Namespace> for Namespaces {
     }
 }
 
-struct PriorityClasses;
-
-impl Handler<PriorityClass> for PriorityClasses {
-    fn key(&self, obj: &PriorityClass) -> String {
-        name_of(obj)
-    }
-    fn apply(&mut self, state: &mut State, obj: PriorityClass, _: Instant) {
-        let never = obj.preemption_policy.as_deref() == Some("Never");
-        let entry = (obj.value, never);
-        state.priorities.classes.insert(name_of(&obj), entry);
-        if obj.global_default == Some(true) {
-            state.priorities.global_default = Some(entry);
-        }
-    }
-    fn delete(&mut self, state: &mut State, key: &str, obj: PriorityClass, _: Instant) {
-        state.priorities.classes.remove(key);
-        if obj.global_default == Some(true) {
-            state.priorities.global_default = None;
-        }
-    }
-    fn retain(&mut self, state: &mut State, seen: &HashSet<String>, _: Instant) {
-        state
-            .priorities
-            .classes
-            .retain(|name, _| seen.contains(name));
-    }
-}
-
 struct Services;
 
 impl Handler<Service> for Services {
@@ -328,18 +299,6 @@ pub fn start(
             shared.clone(),
             wake.clone(),
             Namespaces,
-            tx,
-            shutdown.clone(),
-        )
-    });
-    // The scheduler's role may not read PriorityClasses: do not wait for them.
-    start_one(false, &mut |tx| {
-        spawn(
-            tasks,
-            Api::<PriorityClass>::all(c()),
-            shared.clone(),
-            wake.clone(),
-            PriorityClasses,
             tx,
             shutdown.clone(),
         )

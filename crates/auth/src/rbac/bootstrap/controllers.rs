@@ -292,7 +292,12 @@ fn policy() -> Vec<(&'static str, Vec<Value>)> {
                     &[APPS],
                     &["controllerrevisions"],
                 ),
-                rule(&["get", "create"], &[CORE], &["persistentvolumeclaims"]),
+                // Claims are also updated and deleted for persistentVolumeClaimRetentionPolicy.
+                rule(
+                    &["get", "create", "delete", "update", "patch"],
+                    &[CORE],
+                    &["persistentvolumeclaims"],
+                ),
                 events_rule(),
             ],
         ),

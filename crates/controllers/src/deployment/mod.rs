@@ -11,6 +11,7 @@
 mod progress;
 mod recreate;
 mod rolling;
+mod scale;
 mod sync;
 mod util;
 

@@ -20,6 +20,9 @@ enum BenchCommand {
     /// Benchmark the Kubernetes API server end to end (spawns `keelson control-plane`), print a
     /// markdown table and append it to BENCHMARKS.md.
     Api(ApiArgs),
+    /// Scheduling throughput on simulated nodes (spawns `keelson control-plane`), print a
+    /// markdown table and append it to BENCHMARKS.md.
+    Scheduler(super::bench_scheduler::SchedulerArgs),
 }
 
 #[derive(ClapArgs)]
@@ -65,6 +68,7 @@ struct ApiArgs {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Api(a) => api(a).await,
+        BenchCommand::Scheduler(a) => super::bench_scheduler::run(a, command_line()).await,
     }
 }
 
@@ -87,10 +91,7 @@ async fn api(a: ApiArgs) -> anyhow::Result<()> {
         watch_events: a.watch_events,
         etcd_binary: a.etcd_binary,
     };
-    let command_line = std::env::args()
-        .map(|s| shell_quote(&s))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let command_line = command_line();
     let report = keelson_bench::run_api_bench(&options).await?;
     let tables = report.to_markdown();
     println!("{tables}");
@@ -134,6 +135,14 @@ fn store_opener() -> StoreOpener {
             Ok(store)
         })
     })
+}
+
+/// This process's command line, quoted for a shell, as BENCHMARKS.md records it.
+fn command_line() -> String {
+    std::env::args()
+        .map(|s| shell_quote(&s))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn shell_quote(s: &str) -> String {

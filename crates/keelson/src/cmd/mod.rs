@@ -1,4 +1,5 @@
 mod bench;
+mod bench_scheduler;
 mod control_plane;
 mod sim_nodes;
 

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use keelson_api_types::quantity;
 
 use crate::labels::{Labels, NodeSelectorTerm, Operator, Requirement, Selector};
 use crate::model::*;
-use crate::quantity;
 
 /// PriorityClass values by name, and the global default, for pods whose priority the API
 /// server did not resolve.

@@ -13,7 +13,6 @@ pub mod labels;
 pub mod model;
 pub mod plugins;
 pub mod preemption;
-pub mod quantity;
 pub mod queue;
 mod run;
 pub mod state;

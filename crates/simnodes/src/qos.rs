@@ -2,13 +2,14 @@
 
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-
-use crate::quantity;
+use keelson_api_types::quantity::{is_milli_resource, parse_scaled};
 
 const COMPUTE: [&str; 2] = ["cpu", "memory"];
 
-fn value(q: &Quantity) -> Option<f64> {
-    quantity::parse(&q.0).ok().map(|q| q.value)
+/// The amount in the resource's exact unit (millicores, bytes); None when unparsable.
+fn amount(resource: &str, q: &Quantity) -> Option<i64> {
+    let scale = if is_milli_resource(resource) { 3 } else { 0 };
+    parse_scaled(&q.0, scale)
 }
 
 /// BestEffort without any cpu/memory request or limit; Guaranteed when every container limits
@@ -26,8 +27,9 @@ pub fn class(spec: &PodSpec) -> &'static str {
         let requests = resources.requests.unwrap_or_default();
         let limits = resources.limits.unwrap_or_default();
         for name in COMPUTE {
-            let request = requests.get(name).and_then(value).filter(|v| *v != 0.0);
-            let limit = limits.get(name).and_then(value).filter(|v| *v != 0.0);
+            let nonzero = |q| amount(name, q).filter(|v| *v != 0);
+            let request = requests.get(name).and_then(nonzero);
+            let limit = limits.get(name).and_then(nonzero);
             any |= request.is_some() || limit.is_some();
             match (request, limit) {
                 (_, None) => guaranteed = false,

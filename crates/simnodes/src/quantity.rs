@@ -1,14 +1,16 @@
-//! Resource quantities as the API writes them (`4`, `500m`, `16Gi`, `1e3`), validated before a
-//! node advertises them so a typo fails at start-up instead of producing a node nobody can use.
+//! Resource quantities given on the command line (`4`, `500m`, `16Gi`, `1e3`), validated with the
+//! shared parser before a node advertises them so a typo fails at start-up instead of producing a
+//! node nobody can use.
+
+use keelson_api_types::quantity::parse_scaled;
 
 use crate::SimError;
 
-/// A non-negative quantity: the text the user gave (sent unchanged, as the kubelet sends its
-/// configured values) and its value in base units.
+/// A non-negative quantity, kept as the text the user gave: it is sent unchanged, as the kubelet
+/// sends its configured values.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Quantity {
     pub text: String,
-    pub value: f64,
 }
 
 impl std::str::FromStr for Quantity {
@@ -25,74 +27,30 @@ impl From<&Quantity> for k8s_openapi::apimachinery::pkg::api::resource::Quantity
     }
 }
 
-/// Parse `text` with upstream's grammar: an unsigned decimal number followed by a binary-SI
-/// (`Ki`..`Ei`), decimal-SI (`n`..`E`) or exponent (`e3`) suffix.
+/// Parse `text` with upstream's grammar (see `keelson_api_types::quantity`), rejecting negative
+/// amounts, which no node can offer, and surrounding blanks, which the API would refuse.
 pub fn parse(text: &str) -> Result<Quantity, SimError> {
-    let invalid = || SimError::InvalidQuantity(text.to_string());
-    let body = text.strip_prefix('+').unwrap_or(text);
-    let number_len = body
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(body.len());
-    let (number, suffix) = body.split_at(number_len);
-    if number.is_empty() || number == "." || number.matches('.').count() > 1 {
-        return Err(invalid());
+    let unsigned = text.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '+');
+    if unsigned && text.trim_end() == text && parse_scaled(text, 0).is_some() {
+        Ok(Quantity {
+            text: text.to_string(),
+        })
+    } else {
+        Err(SimError::InvalidQuantity(text.to_string()))
     }
-    let mantissa: f64 = number.parse().map_err(|_| invalid())?;
-    let multiplier = match suffix {
-        "" => 1.0,
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        "Ki" => 1024f64,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        exponent => {
-            let digits = exponent
-                .strip_prefix('e')
-                .or_else(|| exponent.strip_prefix('E'))
-                .ok_or_else(invalid)?;
-            let unsigned = digits.strip_prefix(['+', '-']).unwrap_or(digits);
-            if unsigned.is_empty() || !unsigned.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid());
-            }
-            let power: i32 = digits.parse().map_err(|_| invalid())?;
-            10f64.powi(power)
-        }
-    };
-    Ok(Quantity {
-        text: text.to_string(),
-        value: mantissa * multiplier,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn value(text: &str) -> f64 {
-        parse(text).unwrap().value
-    }
-
     #[test]
-    fn decimal_binary_and_exponent_suffixes() {
-        assert_eq!(value("4"), 4.0);
-        assert_eq!(value("500m"), 0.5);
-        assert_eq!(value("1.5"), 1.5);
-        assert_eq!(value("16Gi"), 16.0 * 1024.0 * 1024.0 * 1024.0);
-        assert_eq!(value("100M"), 1e8);
-        assert_eq!(value("1e3"), 1000.0);
-        assert_eq!(value("2E-3"), 0.002);
-        assert_eq!(value("+3k"), 3000.0);
-        assert_eq!(value(".5"), 0.5);
+    fn accepts_upstream_suffixes() {
+        for good in [
+            "4", "500m", "1.5", "16Gi", "100M", "1e3", "2E-3", "+3k", ".5",
+        ] {
+            assert!(parse(good).is_ok(), "{good:?} should be accepted");
+        }
     }
 
     #[test]
@@ -102,7 +60,9 @@ mod tests {
 
     #[test]
     fn rejects_malformed_and_negative() {
-        for bad in ["", "Gi", "-1", "1.2.3", "16GB", "1e", "1e+", "4 cpu", "."] {
+        for bad in [
+            "", "Gi", "-1", "-1m", " 4", "4 ", "1.2.3", "16GB", "1e", "1e+", "4 cpu", ".",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

@@ -23,8 +23,8 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::ControllerError;
+use crate::events::{Recorder, reference_to};
 use crate::informers::Informers;
-use crate::nodelifecycle::events::{Recorder, reference};
 
 /// How long an allocation waits to show up in the node cache before it is given up.
 const PENDING_EXPIRY: Duration = Duration::from_secs(300);
@@ -282,7 +282,7 @@ async fn reconcile(node: Arc<Node>, context: Arc<Context>) -> Result<Action, Con
         context
             .events
             .warning(
-                &reference(&*node),
+                &reference_to(&*node),
                 "CIDRNotAvailable",
                 &format!("Node {name} status is now: CIDRNotAvailable"),
             )

@@ -22,8 +22,8 @@ use kube::{Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::ControllerError;
+use crate::events::{Recorder, reference_to};
 use crate::informers::Informers;
-use crate::podcontrol::events::{Recorder, reference_to};
 use crate::podcontrol::index::OwnerIndex;
 
 const COMPONENT: &str = "cronjob-controller";

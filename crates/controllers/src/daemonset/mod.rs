@@ -25,8 +25,8 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::ControllerError;
+use crate::events::{NORMAL, Recorder, WARNING, reference_to};
 use crate::informers::Informers;
-use crate::podcontrol::events::{NORMAL, Recorder, WARNING, reference_to};
 use crate::podcontrol::expectations::{Expectations, Seen};
 use crate::podcontrol::index::OwnerIndex;
 use crate::statefulset::{claim_pods, owners_of};

@@ -30,8 +30,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::ControllerError;
+use crate::events::{Recorder, reference_to};
 use crate::informers::Informers;
-use crate::podcontrol::events::{Recorder, reference_to};
 use crate::podcontrol::index::OwnerIndex;
 use expectations::Expectations;
 use tracking::{Backoff, has_tracking_finalizer};

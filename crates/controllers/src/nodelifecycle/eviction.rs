@@ -17,7 +17,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::Context;
-use super::events::reference;
+use crate::events::reference_to;
 
 const TICK: Duration = Duration::from_millis(200);
 
@@ -208,7 +208,7 @@ async fn evict(context: &Context, pod: &Pod) {
     context
         .eviction_events
         .normal(
-            &reference(pod),
+            &reference_to(pod),
             "TaintManagerEviction",
             &format!("Marking for deletion Pod {namespace}/{name}"),
         )

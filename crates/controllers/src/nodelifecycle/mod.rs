@@ -4,7 +4,10 @@
 //! taints (not-ready, unreachable, pressure, unschedulable) on nodes, and evicts pods from
 //! NoExecute-tainted nodes according to their tolerations.
 
-pub(crate) mod events;
+/// Kept for the disruption controller until it imports [`crate::events`] itself.
+pub(crate) mod events {
+    pub(crate) use crate::events::{Recorder, reference_to as reference};
+}
 mod eviction;
 mod health;
 mod monitor;
@@ -20,8 +23,8 @@ use kube::runtime::reflector::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::endpointslice::index::Index;
+use crate::events::Recorder;
 use crate::informers::Informers;
-use events::Recorder;
 
 /// kube-controller-manager's node lifecycle flags, with upstream's defaults (1.33).
 #[derive(Clone, Debug)]

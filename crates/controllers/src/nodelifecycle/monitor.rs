@@ -14,9 +14,9 @@ use kube::runtime::reflector::ObjectRef;
 use tokio_util::sync::CancellationToken;
 
 use super::Context;
-use super::events::reference;
 use super::health::{Health, mark_unknown, ready_condition, ready_status};
 use super::taints::{self, ZoneLimiters, ZoneState};
+use crate::events::reference_to;
 
 const LEASE_NAMESPACE: &str = "kube-node-lease";
 
@@ -135,7 +135,7 @@ async fn check_health(
         context
             .node_events
             .normal(
-                &reference(&*node),
+                &reference_to(&*node),
                 "NodeNotReady",
                 &format!("Node {name} status is now: NodeNotReady"),
             )
@@ -188,7 +188,7 @@ async fn mark_pods_not_ready(context: &Context, node_name: &str) {
             Ok(_) => {
                 context
                     .node_events
-                    .warning(&reference(&*pod), "NodeNotReady", "Node is not ready")
+                    .warning(&reference_to(&*pod), "NodeNotReady", "Node is not ready")
                     .await
             }
             Err(err) => tracing::debug!(%err, pod = name, "marking pod not ready failed"),

@@ -18,8 +18,8 @@ use super::health::{
 use super::identity::{self, revision_of};
 use super::revisions::Revisions;
 use crate::ControllerError;
+use crate::events::WARNING;
 use crate::history;
-use crate::podcontrol::events::WARNING;
 
 /// What a sync did and when it wants to run again.
 pub struct Outcome {

@@ -25,10 +25,10 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::ControllerError;
+use crate::events::Recorder;
 use crate::history;
 use crate::informers::Informers;
 use crate::podcontrol::claim::claim;
-use crate::podcontrol::events::Recorder;
 use crate::podcontrol::index::OwnerIndex;
 use crate::podcontrol::selector::Selector;
 use crate::podcontrol::{Owner, controller_of};

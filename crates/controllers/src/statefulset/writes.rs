@@ -9,7 +9,7 @@ use super::control::Step;
 use super::health::is_terminating;
 use super::identity::{self, revision_of};
 use crate::ControllerError;
-use crate::podcontrol::events::{NORMAL, WARNING, reference_to};
+use crate::events::{NORMAL, WARNING, reference_to};
 
 impl Step<'_> {
     pub(super) async fn record(&self, kind: &str, reason: &str, message: String) {

@@ -756,3 +756,76 @@ async fn percentage_budgets_count_replicas_through_the_scale_subresource() -> an
     .await?;
     Ok(())
 }
+
+/// Evictions of pods that are not Ready follow the budget's unhealthyPodEvictionPolicy: under
+/// IfHealthyBudget (the default) they need no allowed disruption while the application is
+/// healthy, under AlwaysAllow never; a Ready pod always needs one.
+#[tokio::test]
+async fn unhealthy_pods_are_evicted_as_the_budget_policy_says() -> anyhow::Result<()> {
+    let plane = ControlPlane::start("1.33")?;
+    let client = connect(&plane).await?;
+    create_node(&client, "node-u", "zone-a").await?;
+    for (i, (name, ready)) in [("u-0", true), ("u-1", false)].into_iter().enumerate() {
+        let pod = json!({"metadata": {"name": name, "labels": {"app": "u"}},
+            "spec": {"nodeName": "node-u", "containers": [{"name": "c", "image": "busybox"}]}});
+        create_pod(&client, pod).await?;
+        report_pod(&client, name, &format!("10.64.4.{}", 10 + i), ready).await?;
+    }
+    let budgets: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), NS);
+    let budget = json!({"metadata": {"name": "u"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "u"}}}});
+    budgets
+        .create(&PostParams::default(), &serde_json::from_value(budget)?)
+        .await?;
+    let status = |want_healthy: i64| {
+        let budgets = budgets.clone();
+        move || {
+            let budgets = budgets.clone();
+            async move {
+                let got = serde_json::to_value(budgets.get("u").await.map_err(|e| e.to_string())?)
+                    .unwrap();
+                let status = &got["status"];
+                let settled = status["currentHealthy"] == want_healthy
+                    && status["desiredHealthy"] == 1
+                    && status["observedGeneration"] == got["metadata"]["generation"];
+                if settled {
+                    Ok(got)
+                } else {
+                    Err(status.to_string())
+                }
+            }
+        }
+    };
+    let got = wait_for("one of two pods healthy", WAIT, status(1)).await?;
+    assert_eq!(got["status"]["disruptionsAllowed"], 0);
+
+    let kubeconfig = kube::config::Kubeconfig::read_from(plane.kubeconfig())?;
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+    config.default_retry = false;
+    let pods: Api<Pod> = Api::namespaced(Client::try_from(config)?, NS);
+    let refused = |result: kube::Result<_>| match result {
+        Err(kube::Error::Api(status)) if status.code == 429 => Ok(()),
+        other => Err(anyhow::anyhow!("expected 429, got {other:?}")),
+    };
+    // The Ready pod is guarded; the unready one goes without consuming a disruption.
+    refused(pods.evict("u-0", &EvictParams::default()).await)?;
+    pods.evict("u-1", &EvictParams::default()).await?;
+    assert!(pods.get("u-1").await?.metadata.deletion_timestamp.is_some());
+    let after = budgets.get("u").await?.status.unwrap_or_default();
+    assert_eq!(after.disrupted_pods, None, "no disruption was recorded");
+
+    // The last pod stops being Ready: the application is disrupted, so IfHealthyBudget
+    // refuses...
+    report_pod(&client, "u-0", "10.64.4.10", false).await?;
+    wait_for("no pod healthy", WAIT, status(0)).await?;
+    refused(pods.evict("u-0", &EvictParams::default()).await)?;
+    // ...and AlwaysAllow lets it go.
+    let always = json!({"spec": {"unhealthyPodEvictionPolicy": "AlwaysAllow"}});
+    budgets
+        .patch("u", &PatchParams::default(), &Patch::Merge(&always))
+        .await?;
+    wait_for("the policy change observed", WAIT, status(0)).await?;
+    pods.evict("u-0", &EvictParams::default()).await?;
+    assert!(pods.get("u-0").await?.metadata.deletion_timestamp.is_some());
+    Ok(())
+}

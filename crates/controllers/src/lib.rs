@@ -11,6 +11,7 @@ pub mod deployment;
 pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
+pub mod events;
 pub mod gc;
 pub mod history;
 pub mod informers;
@@ -79,6 +80,16 @@ pub async fn run(client: kube::Client, options: Options, shutdown: CancellationT
         tokio::select! {
             _ = shutdown.cancelled() => {}
             _ = lost.cancelled() => tracing::warn!("controller manager lost leadership"),
+            // No controller or informer ends on its own: one that did (a panic) leaves the
+            // cluster half-managed, so everything restarts from the API, as a crashed
+            // kube-controller-manager would be restarted.
+            ended = tasks.join_next() => {
+                let reason = match ended {
+                    Some(Err(err)) => err.to_string(),
+                    _ => "ended".to_string(),
+                };
+                tracing::error!(%reason, "a controller stopped; restarting the controller manager");
+            }
         }
         work.cancel();
         while tasks.join_next().await.is_some() {}

@@ -117,26 +117,15 @@ fn log_bucket(t: Timestamp, now: Timestamp) -> i64 {
 
 /// Compare two optional times where the later (or missing) one comes first, bucketed
 /// logarithmically; ties fall back to the uid.
-fn newer_first(
-    a: Option<Timestamp>,
-    b: Option<Timestamp>,
-    now: Timestamp,
-    uids: (&str, &str),
-) -> Option<Ordering> {
-    if a == b {
-        return None;
-    }
+/// Newer first on upstream's logarithmic scale. Times in one bucket compare equal; the
+/// caller breaks the tie on uids at the very end, so the whole order stays total (a uid
+/// tie-break here would make "same time" and "same bucket" disagree, which `sort_by` rejects).
+fn newer_first(a: Option<Timestamp>, b: Option<Timestamp>, now: Timestamp) -> Ordering {
     match (a, b) {
-        (None, _) => Some(Ordering::Less),
-        (_, None) => Some(Ordering::Greater),
-        (Some(a), Some(b)) => {
-            let diff = log_bucket(a, now) - log_bucket(b, now);
-            if diff == 0 {
-                Some(uids.0.cmp(uids.1))
-            } else {
-                Some(diff.cmp(&0))
-            }
-        }
+        (None, None) => Ordering::Equal,
+        (None, _) => Ordering::Less,
+        (_, None) => Ordering::Greater,
+        (Some(a), Some(b)) => (log_bucket(a, now) - log_bucket(b, now)).cmp(&0),
     }
 }
 
@@ -174,13 +163,7 @@ pub fn rank_for_deletion(
             .then_with(|| colocated(b).cmp(&colocated(a)))
             .then_with(|| {
                 if is_ready(a) && is_ready(b) {
-                    newer_first(
-                        ready_since(a).flatten(),
-                        ready_since(b).flatten(),
-                        now,
-                        (&uid(a), &uid(b)),
-                    )
-                    .unwrap_or(Ordering::Equal)
+                    newer_first(ready_since(a).flatten(), ready_since(b).flatten(), now)
                 } else {
                     Ordering::Equal
                 }
@@ -191,10 +174,9 @@ pub fn rank_for_deletion(
                     a.metadata.creation_timestamp.as_ref().map(|t| t.0),
                     b.metadata.creation_timestamp.as_ref().map(|t| t.0),
                     now,
-                    (&uid(a), &uid(b)),
                 )
-                .unwrap_or(Ordering::Equal)
             })
+            .then_with(|| uid(a).cmp(&uid(b)))
     });
 }
 
@@ -217,6 +199,29 @@ mod tests {
             }))
             .unwrap(),
         )
+    }
+
+    /// Regression: ties inside one log bucket once broke transitivity and `sort_by` panicked
+    /// on a 1,000-pod scale-down.
+    #[test]
+    fn ranking_is_a_total_order_when_times_share_buckets() {
+        let now: Timestamp = "2026-01-01T01:00:00Z".parse().unwrap();
+        let mut pods: Vec<Arc<Pod>> = (0..64)
+            .map(|i| {
+                let ready = format!("2026-01-01T00:{:02}:{:02}Z", 10 + (i % 3), (i * 7) % 60);
+                let mut p = (*pod(&format!("p{:02}", (i * 37) % 64), "n", "Running", Some(&ready))).clone();
+                p.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                    ready.parse().unwrap(),
+                ));
+                Arc::new(p)
+            })
+            .collect();
+        let related = pods.clone();
+        rank_for_deletion(&mut pods, &related, now);
+        let first = names(&pods);
+        pods.reverse();
+        rank_for_deletion(&mut pods, &related, now);
+        assert_eq!(names(&pods), first, "the ranking does not depend on the input order");
     }
 
     fn names(pods: &[Arc<Pod>]) -> Vec<String> {

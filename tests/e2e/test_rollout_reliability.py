@@ -1,0 +1,94 @@
+"""Issue 3's reliability case: kill -9 the control plane in the middle of a 1,000-replica
+rollout. The rollout completes after the restart, no more pods are alive at any moment than
+maxSurge allows, and none is lost."""
+
+import signal
+import threading
+import time
+
+from kubernetes import client, config, watch
+
+from conftest import ControlPlane
+from workloads_support import SimNodes
+
+REPLICAS = 1000
+MAX_SURGE = 50
+MAX_UNAVAILABLE = 50
+
+
+class PodCounter(threading.Thread):
+    """Follows every pod of the namespace through a watch (relisting after the control plane
+    comes back) and records the most pods alive at once."""
+
+    def __init__(self, kubeconfig, namespace):
+        super().__init__(daemon=True)
+        self.kubeconfig, self.namespace = kubeconfig, namespace
+        self.alive, self.max_alive, self.stop = {}, 0, threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                core = client.CoreV1Api(config.new_client_from_config(config_file=self.kubeconfig))
+                listing = core.list_namespaced_pod(self.namespace)
+                self.alive = {p.metadata.name: p for p in listing.items if self._is_alive(p)}
+                self._record()
+                stream = watch.Watch().stream(core.list_namespaced_pod, self.namespace,
+                                              resource_version=listing.metadata.resource_version,
+                                              timeout_seconds=30)
+                for event in stream:
+                    pod = event["object"]
+                    if event["type"] == "DELETED" or not self._is_alive(pod):
+                        self.alive.pop(pod.metadata.name, None)
+                    else:
+                        self.alive[pod.metadata.name] = pod
+                    self._record()
+                    if self.stop.is_set():
+                        return
+            except Exception:  # the control plane is down: relist when it is back
+                time.sleep(0.3)
+
+    @staticmethod
+    def _is_alive(pod):
+        return pod.metadata.deletion_timestamp is None and pod.status.phase not in ("Succeeded", "Failed")
+
+    def _record(self):
+        self.max_alive = max(self.max_alive, len(self.alive))
+
+
+def test_rollout_survives_a_control_plane_crash(tmp_path):
+    plane = ControlPlane("1.33").start()
+    sims = None
+    try:
+        sims = SimNodes(plane, 12, prefix="big-", extra=["--pods", "120"])
+        k = plane.kubectl
+        k("create", "namespace", "roll")
+        plane.wait_for(lambda: k("get", "sa", "default", "-n", "roll", check=False).returncode == 0, "default sa")
+        k("create", "deployment", "big", "--image=app:v1", f"--replicas={REPLICAS}", "-n", "roll")
+        k("patch", "deployment", "big", "-n", "roll", "--type=merge", "-p",
+          '{"spec":{"strategy":{"rollingUpdate":{"maxSurge":%d,"maxUnavailable":%d}}}}' % (MAX_SURGE, MAX_UNAVAILABLE))
+        k("rollout", "status", "deployment/big", "-n", "roll", "--timeout=300s", timeout=330)
+
+        counter = PodCounter(plane.kubeconfig, "roll")
+        counter.start()
+        plane.wait_for(lambda: len(counter.alive) == REPLICAS, "the counter's first listing")
+        k("set", "image", "deployment/big", "app=app:v2", "-n", "roll")
+        plane.wait_for(lambda: sum(1 for p in counter.alive.values()
+                                   if p.spec.containers[0].image == "app:v2") >= 200,
+                       "the rollout under way", timeout=400)
+        plane.stop(signal.SIGKILL)
+        plane.start()
+        k("rollout", "status", "deployment/big", "-n", "roll", "--timeout=300s", timeout=330)
+        plane.wait_for(lambda: len(counter.alive) == REPLICAS, "the final pod count", timeout=60)
+        counter.stop.set()
+
+        assert counter.max_alive <= REPLICAS + MAX_SURGE, counter.max_alive
+        final = client.CoreV1Api(config.new_client_from_config(config_file=plane.kubeconfig)) \
+            .list_namespaced_pod("roll").items
+        live = [p for p in final if PodCounter._is_alive(p)]
+        assert len(live) == REPLICAS
+        assert {p.spec.containers[0].image for p in live} == {"app:v2"}
+        assert all(p.status.phase == "Running" for p in live)
+    finally:
+        if sims:
+            sims.kill()
+        plane.cleanup()

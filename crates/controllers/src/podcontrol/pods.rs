@@ -209,10 +209,16 @@ mod tests {
         let mut pods: Vec<Arc<Pod>> = (0..64)
             .map(|i| {
                 let ready = format!("2026-01-01T00:{:02}:{:02}Z", 10 + (i % 3), (i * 7) % 60);
-                let mut p = (*pod(&format!("p{:02}", (i * 37) % 64), "n", "Running", Some(&ready))).clone();
-                p.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-                    ready.parse().unwrap(),
-                ));
+                let mut p = (*pod(
+                    &format!("p{:02}", (i * 37) % 64),
+                    "n",
+                    "Running",
+                    Some(&ready),
+                ))
+                .clone();
+                p.metadata.creation_timestamp = Some(
+                    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(ready.parse().unwrap()),
+                );
                 Arc::new(p)
             })
             .collect();
@@ -221,7 +227,11 @@ mod tests {
         let first = names(&pods);
         pods.reverse();
         rank_for_deletion(&mut pods, &related, now);
-        assert_eq!(names(&pods), first, "the ranking does not depend on the input order");
+        assert_eq!(
+            names(&pods),
+            first,
+            "the ranking does not depend on the input order"
+        );
     }
 
     fn names(pods: &[Arc<Pod>]) -> Vec<String> {

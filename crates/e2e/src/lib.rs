@@ -9,6 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::PostParams;
 
 pub fn keelson_bin() -> PathBuf {
     if let Ok(path) = std::env::var("KEELSON_BIN") {
@@ -150,6 +153,54 @@ where
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
+    }
+}
+
+/// Wait until `namespace` has its default ServiceAccount, which the service-account controller
+/// creates and without which the ServiceAccount admission refuses pods there.
+pub async fn wait_for_default_service_account(
+    client: &kube::Client,
+    namespace: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let accounts: kube::Api<ServiceAccount> = kube::Api::namespaced(client.clone(), namespace);
+    eventually(
+        &format!("the default service account in {namespace}"),
+        timeout,
+        || async {
+            let account = accounts
+                .get_opt("default")
+                .await
+                .map_err(|e| e.to_string())?;
+            account.map(|_| ()).ok_or_else(|| "absent".to_string())
+        },
+    )
+    .await
+}
+
+/// Make sure `namespace` can hold pods: give the service-account controller a few seconds to
+/// add the default account, then add it as a cluster admin could, so tests about other things
+/// do not depend on that controller's timing.
+pub async fn ensure_default_service_account(
+    client: &kube::Client,
+    namespace: &str,
+) -> anyhow::Result<()> {
+    let waited = wait_for_default_service_account(client, namespace, Duration::from_secs(5)).await;
+    if waited.is_ok() {
+        return Ok(());
+    }
+    let accounts: kube::Api<ServiceAccount> = kube::Api::namespaced(client.clone(), namespace);
+    let account = ServiceAccount {
+        metadata: ObjectMeta {
+            name: Some("default".into()),
+            ..ObjectMeta::default()
+        },
+        ..ServiceAccount::default()
+    };
+    match accounts.create(&PostParams::default(), &account).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
+        Err(err) => Err(err.into()),
     }
 }
 

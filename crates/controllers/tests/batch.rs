@@ -9,16 +9,10 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Event, Pod};
 use keelson_e2e::ControlPlane;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use kube::{Client, Config, ResourceExt};
+use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
 const NS: &str = "default";
-
-async fn connect(plane: &ControlPlane) -> anyhow::Result<Client> {
-    let kubeconfig = kube::config::Kubeconfig::read_from(plane.kubeconfig())?;
-    let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-    Ok(Client::try_from(config)?)
-}
 
 /// Poll `check` until it returns `Some`, or fail after `timeout` naming `what`.
 async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> anyhow::Result<T>
@@ -129,7 +123,7 @@ async fn event_reasons(client: &Client, name: &str) -> anyhow::Result<Vec<String
 #[tokio::test]
 async fn job_runs_to_completion_with_bounded_parallelism() -> anyhow::Result<()> {
     let plane = ControlPlane::start("1.33")?;
-    let client = connect(&plane).await?;
+    let client = plane.client().await?;
     let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
     jobs.create(
@@ -198,7 +192,7 @@ async fn job_runs_to_completion_with_bounded_parallelism() -> anyhow::Result<()>
 #[tokio::test]
 async fn indexed_job_gives_each_pod_its_index() -> anyhow::Result<()> {
     let plane = ControlPlane::start("1.33")?;
-    let client = connect(&plane).await?;
+    let client = plane.client().await?;
     let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
     let spec = json!({"completions": 3, "parallelism": 3, "completionMode": "Indexed"});
@@ -241,7 +235,7 @@ async fn indexed_job_gives_each_pod_its_index() -> anyhow::Result<()> {
 #[tokio::test]
 async fn failing_job_backs_off_then_hits_backoff_limit() -> anyhow::Result<()> {
     let plane = ControlPlane::start("1.33")?;
-    let client = connect(&plane).await?;
+    let client = plane.client().await?;
     let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
     jobs.create(
@@ -290,7 +284,7 @@ async fn failing_job_backs_off_then_hits_backoff_limit() -> anyhow::Result<()> {
 #[tokio::test]
 async fn active_deadline_fails_the_job_and_removes_its_pods() -> anyhow::Result<()> {
     let plane = ControlPlane::start("1.33")?;
-    let client = connect(&plane).await?;
+    let client = plane.client().await?;
     let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
     jobs.create(
@@ -319,7 +313,7 @@ async fn active_deadline_fails_the_job_and_removes_its_pods() -> anyhow::Result<
 #[tokio::test]
 async fn pod_failure_policy_fails_the_job_on_an_exit_code() -> anyhow::Result<()> {
     let plane = ControlPlane::start("1.33")?;
-    let client = connect(&plane).await?;
+    let client = plane.client().await?;
     let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
     let spec = json!({"backoffLimit": 6, "podFailurePolicy": {"rules": [
@@ -346,7 +340,7 @@ async fn pod_failure_policy_fails_the_job_on_an_exit_code() -> anyhow::Result<()
 #[tokio::test]
 async fn ttl_after_finished_deletes_the_job() -> anyhow::Result<()> {
     let plane = ControlPlane::start("1.33")?;
-    let client = connect(&plane).await?;
+    let client = plane.client().await?;
     let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
     jobs.create(
@@ -376,7 +370,7 @@ async fn ttl_after_finished_deletes_the_job() -> anyhow::Result<()> {
 #[tokio::test]
 async fn cron_job_fires_on_schedule_with_forbid_and_history_limits() -> anyhow::Result<()> {
     let plane = ControlPlane::start("1.33")?;
-    let client = connect(&plane).await?;
+    let client = plane.client().await?;
     let cron_jobs: Api<CronJob> = Api::namespaced(client.clone(), NS);
     let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
-use keelson_e2e::{ControlPlane, eventually};
+use keelson_e2e::{ControlPlane, eventually, wait_for_default_service_account};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
@@ -19,14 +19,7 @@ async fn every_namespace_gets_a_default_account_and_the_root_ca() -> anyhow::Res
         .await?;
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "team");
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), "team");
-    eventually("the default service account", WAIT, || async {
-        accounts
-            .get_opt("default")
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("absent".into())
-    })
-    .await?;
+    wait_for_default_service_account(&client, "team", WAIT).await?;
     let ca_pem = std::fs::read_to_string(plane.kubeconfig())?;
     let published = eventually("kube-root-ca.crt", WAIT, || async {
         config_maps
@@ -54,14 +47,7 @@ async fn every_namespace_gets_a_default_account_and_the_root_ca() -> anyhow::Res
             &Patch::Merge(json!({"data": {"ca.crt": "tampered"}})),
         )
         .await?;
-    eventually("the default account recreated", WAIT, || async {
-        accounts
-            .get_opt("default")
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("absent".into())
-    })
-    .await?;
+    wait_for_default_service_account(&client, "team", WAIT).await?;
     eventually("the root CA restored", WAIT, || async {
         let cm = config_maps
             .get("kube-root-ca.crt")
@@ -76,15 +62,7 @@ async fn every_namespace_gets_a_default_account_and_the_root_ca() -> anyhow::Res
 
     // The built-in namespaces have them too.
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
-        eventually(&format!("default account in {ns}"), WAIT, || async {
-            accounts
-                .get_opt("default")
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or("absent".into())
-        })
-        .await?;
+        wait_for_default_service_account(&client, ns, WAIT).await?;
     }
     Ok(())
 }

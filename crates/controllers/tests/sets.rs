@@ -4,16 +4,13 @@
 //! Ready through pods/status, and finishes graceful deletions.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, StatefulSet};
-use k8s_openapi::api::core::v1::{
-    Binding, Event, Node, PersistentVolumeClaim, Pod, ServiceAccount,
-};
+use k8s_openapi::api::core::v1::{Binding, Event, Node, PersistentVolumeClaim, Pod};
 use k8s_openapi::jiff::Timestamp;
-use keelson_e2e::ControlPlane;
+use keelson_e2e::{ControlPlane, ensure_default_service_account, eventually};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
@@ -35,53 +32,11 @@ fn explained(plane: &ControlPlane, result: anyhow::Result<()>) -> anyhow::Result
     })
 }
 
-/// A client of `plane`, once [`NS`] can hold pods: the ServiceAccount admission needs the
-/// namespace's default account, which the service-account controller normally adds (the test
-/// adds it itself if that controller is slow, as a cluster admin could).
+/// A client of `plane`, once [`NS`] can hold pods.
 async fn connect(plane: &ControlPlane) -> anyhow::Result<Client> {
-    let kubeconfig = kube::config::Kubeconfig::read_from(plane.kubeconfig())?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-    let client = Client::try_from(config)?;
-    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), NS);
-    let made = wait_for(
-        "the default service account",
-        Duration::from_secs(5),
-        || async {
-            let account = accounts
-                .get_opt("default")
-                .await
-                .map_err(|e| e.to_string())?;
-            account.map(|_| ()).ok_or("absent".to_string())
-        },
-    )
-    .await;
-    if made.is_err() {
-        let account = serde_json::from_value(json!({"metadata": {"name": "default"}}))?;
-        match accounts.create(&PostParams::default(), &account).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(status)) if status.code == 409 => {}
-            Err(err) => return Err(err.into()),
-        }
-    }
+    let client = plane.client().await?;
+    ensure_default_service_account(&client, NS).await?;
     Ok(client)
-}
-
-/// Poll `check` until it yields a value, failing with its last complaint after `timeout`.
-async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, String>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        match check().await {
-            Ok(value) => return Ok(value),
-            Err(last) if Instant::now() >= deadline => {
-                anyhow::bail!("timed out waiting for {what}; last: {last}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
 }
 
 async fn create_node(client: &Client, name: &str, taints: Value) -> anyhow::Result<()> {
@@ -316,14 +271,14 @@ async fn daemon_set_runs_one_pod_per_eligible_node_body(
     .await?;
 
     // The tainted node is skipped unless tolerated.
-    let placed = wait_for("agent pods on n1 and n2", WAIT, || async {
+    let placed = eventually("agent pods on n1 and n2", WAIT, || async {
         let pods = daemon_pods(&client, "agent").await?;
         (keys(&pods) == ["n1", "n2"])
             .then_some(pods.clone())
             .ok_or(format!("{:?}", keys(&pods)))
     })
     .await?;
-    wait_for("tolerant pods everywhere", WAIT, || async {
+    eventually("tolerant pods everywhere", WAIT, || async {
         let pods = daemon_pods(&client, "tolerant").await?;
         (keys(&pods) == ["n1", "n2", "n3"])
             .then_some(())
@@ -358,7 +313,7 @@ async fn daemon_set_runs_one_pod_per_eligible_node_body(
     let revision = revisions.get(&format!("agent-{}", hash_of(pod))).await?;
     assert_eq!(revision.revision, 1);
 
-    wait_for("agent status", WAIT, || async {
+    eventually("agent status", WAIT, || async {
         let status = sets
             .get_status("agent")
             .await
@@ -377,7 +332,7 @@ async fn daemon_set_runs_one_pod_per_eligible_node_body(
 
     // A node added later gets a pod; a removed node loses its pod.
     create_node(&client, "n4", json!([])).await?;
-    wait_for("an agent pod on n4", WAIT, || async {
+    eventually("an agent pod on n4", WAIT, || async {
         let pods = daemon_pods(&client, "agent").await?;
         (keys(&pods) == ["n1", "n2", "n4"])
             .then_some(())
@@ -387,7 +342,7 @@ async fn daemon_set_runs_one_pod_per_eligible_node_body(
     Api::<Node>::all(client.clone())
         .delete("n2", &DeleteParams::default())
         .await?;
-    wait_for(
+    eventually(
         "no agent pod on the removed n2",
         Duration::from_secs(60),
         || async {
@@ -406,7 +361,7 @@ async fn daemon_set_runs_one_pod_per_eligible_node_body(
                  "containers": [{"name": "agent", "image": "busybox:1"}]}});
     pods.create(&PostParams::default(), &serde_json::from_value(stray)?)
         .await?;
-    wait_for("the stray pod adopted and removed", WAIT, || async {
+    eventually("the stray pod adopted and removed", WAIT, || async {
         let stray = pods.get_opt("stray").await.map_err(|e| e.to_string())?;
         let adopted = stray.as_ref().map(|p| p.owner_references().len());
         if adopted.is_some() {
@@ -469,7 +424,7 @@ async fn daemon_set_rolling_update_keeps_within_max_unavailable_body(
         &daemon_set("agent", json!([]), strategy)?,
     )
     .await?;
-    let first = wait_for("four ready pods", WAIT, || async {
+    let first = eventually("four ready pods", WAIT, || async {
         let pods = daemon_pods(&client, "agent").await?;
         let ready = pods.values().filter(|p| is_ready(p)).count();
         (ready == 4)
@@ -484,7 +439,7 @@ async fn daemon_set_rolling_update_keeps_within_max_unavailable_body(
         .await?;
     let generation = sets.get("agent").await?.metadata.generation;
     let lowest_ready = AtomicUsize::new(4);
-    wait_for(
+    eventually(
         "every pod on the new template",
         Duration::from_secs(60),
         || {
@@ -571,7 +526,7 @@ async fn stays_absent(client: &Client, name: &str) -> anyhow::Result<()> {
 
 async fn exists(client: &Client, name: &str) -> anyhow::Result<Pod> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
-    wait_for(name, WAIT, || async {
+    eventually(name, WAIT, || async {
         pods.get_opt(name)
             .await
             .map_err(|e| e.to_string())?
@@ -637,7 +592,7 @@ async fn stateful_set_creates_in_order_scales_down_in_reverse_and_keeps_claims_b
     mark_ready(&pods, "web-1").await?;
     exists(&client, "web-2").await?;
     mark_ready(&pods, "web-2").await?;
-    wait_for("three ready replicas", WAIT, || async {
+    eventually("three ready replicas", WAIT, || async {
         let status = sets
             .get_status("web")
             .await
@@ -682,7 +637,7 @@ async fn stateful_set_creates_in_order_scales_down_in_reverse_and_keeps_claims_b
         &Patch::Merge(&json!({"spec": {"replicas": 1}})),
     )
     .await?;
-    let web2 = wait_for("web-2 terminating", WAIT, || async {
+    let web2 = eventually("web-2 terminating", WAIT, || async {
         let pod = pods.get("web-2").await.map_err(|e| e.to_string())?;
         pod.metadata
             .deletion_timestamp
@@ -701,7 +656,7 @@ async fn stateful_set_creates_in_order_scales_down_in_reverse_and_keeps_claims_b
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     finish_deletion(&pods, &web2).await?;
-    let web1 = wait_for("web-1 terminating", WAIT, || async {
+    let web1 = eventually("web-1 terminating", WAIT, || async {
         let pod = pods.get("web-1").await.map_err(|e| e.to_string())?;
         pod.metadata
             .deletion_timestamp
@@ -711,7 +666,7 @@ async fn stateful_set_creates_in_order_scales_down_in_reverse_and_keeps_claims_b
     })
     .await?;
     finish_deletion(&pods, &web1).await?;
-    wait_for("only web-0 left", WAIT, || async {
+    eventually("only web-0 left", WAIT, || async {
         let live = pods_named(&client, "web-").await?;
         (keys(&live) == ["web-0"])
             .then_some(())
@@ -742,7 +697,7 @@ async fn stateful_set_rolling_update_honours_the_partition_body(
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), NS);
     sets.create(&PostParams::default(), &stateful_set(3, 1)?)
         .await?;
-    let first = wait_for("three ready pods", WAIT, || async {
+    let first = eventually("three ready pods", WAIT, || async {
         let live = pods_named(&client, "web-").await?;
         let ready = live.values().filter(|p| is_ready(p)).count();
         (ready == 3)
@@ -755,7 +710,7 @@ async fn stateful_set_rolling_update_honours_the_partition_body(
     let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "nginx", "image": "nginx:2"}]}}}});
     sets.patch("web", &PatchParams::default(), &Patch::Strategic(&patch))
         .await?;
-    let status = wait_for("ordinals 2 and 1 updated", WAIT, || async {
+    let status = eventually("ordinals 2 and 1 updated", WAIT, || async {
         let live = pods_named(&client, "web-").await?;
         let on_new = |name: &str| {
             live.get(name)
@@ -793,7 +748,7 @@ async fn stateful_set_rolling_update_honours_the_partition_body(
         &Patch::Merge(&json!({"spec": {"updateStrategy": {"rollingUpdate": {"partition": 0}}}})),
     )
     .await?;
-    wait_for("the rollout to complete", WAIT, || async {
+    eventually("the rollout to complete", WAIT, || async {
         let status = sets
             .get_status("web")
             .await

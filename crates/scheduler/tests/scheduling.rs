@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Event, Node, Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
-use keelson_e2e::ControlPlane;
+use keelson_e2e::{ControlPlane, wait_for_default_service_account};
+use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use kube::{Client, Config};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -34,16 +34,8 @@ impl Cluster {
     /// alone schedules them whatever else runs.
     async fn start_profile(profile: Option<&'static str>) -> anyhow::Result<Cluster> {
         let plane = ControlPlane::start("1.33")?;
-        let kubeconfig = kube::config::Kubeconfig::read_from(plane.kubeconfig())?;
-        let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-        let client = Client::try_from(config)?;
-        // Pods need the namespace's default service account, which a controller creates.
-        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while accounts.get_opt("default").await?.is_none() {
-            anyhow::ensure!(Instant::now() < deadline, "no default service account");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let client = plane.client().await?;
+        wait_for_default_service_account(&client, "default", Duration::from_secs(30)).await?;
         let stop = CancellationToken::new();
         let scheduler = match profile {
             None => tokio::spawn(keelson_scheduler::run(
@@ -394,9 +386,7 @@ async fn preempts_a_lower_priority_pod_and_honours_scheduling_gates() -> anyhow:
 #[tokio::test]
 async fn benchmark_runs_at_small_scale() -> anyhow::Result<()> {
     let plane = ControlPlane::start("1.33")?;
-    let kubeconfig = kube::config::Kubeconfig::read_from(plane.kubeconfig())?;
-    let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-    let client = Client::try_from(config)?;
+    let client = plane.client().await?;
     let options = keelson_scheduler::bench::BenchOptions {
         nodes: 20,
         basic_pods: 100,
@@ -416,9 +406,7 @@ async fn benchmark_runs_at_small_scale() -> anyhow::Result<()> {
 #[ignore = "minutes long; run by hand"]
 async fn full_scale_benchmark() -> anyhow::Result<()> {
     let plane = ControlPlane::start("1.33")?;
-    let kubeconfig = kube::config::Kubeconfig::read_from(plane.kubeconfig())?;
-    let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-    let client = Client::try_from(config)?;
+    let client = plane.client().await?;
     let report = keelson_scheduler::bench::bench(client, Default::default()).await?;
     println!("{report}");
     Ok(())

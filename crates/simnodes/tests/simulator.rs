@@ -8,20 +8,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, Pod, ServiceAccount};
-use keelson_e2e::ControlPlane;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use keelson_e2e::{ControlPlane, ensure_default_service_account};
 use keelson_simnodes::{SimError, SimOptions};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-async fn connect(plane: &ControlPlane) -> anyhow::Result<kube::Client> {
-    let kubeconfig = kube::config::Kubeconfig::read_from(plane.kubeconfig())?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-    Ok(kube::Client::try_from(config)?)
-}
 
 struct Simulator {
     stop: CancellationToken,
@@ -87,7 +81,7 @@ async fn renew_time(leases: &Api<Lease>, name: &str) -> anyhow::Result<jiff::Tim
 #[tokio::test]
 async fn nodes_register_with_leases_and_expire_when_stopped() -> anyhow::Result<()> {
     let plane = ControlPlane::start("1.33")?;
-    let client = connect(&plane).await?;
+    let client = plane.client().await?;
     let nodes: Api<Node> = Api::all(client.clone());
     let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
     let simulator = Simulator::start(&client, options(3));
@@ -168,16 +162,10 @@ async fn nodes_register_with_leases_and_expire_when_stopped() -> anyhow::Result<
     Ok(())
 }
 
-/// Create `pod`, retrying while the namespace's service account is not there yet. The account
-/// is created here when missing, so these tests do not depend on the service-account
-/// controller's timing.
+/// Create `pod` once the namespace can hold pods (its default service account is there), so
+/// these tests do not depend on the service-account controller's timing.
 async fn create_pod(pods: &Api<Pod>, pod: serde_json::Value) -> anyhow::Result<Pod> {
-    let accounts: Api<ServiceAccount> = Api::namespaced(pods.clone().into_client(), "default");
-    let default: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "default"}}))?;
-    match accounts.create(&PostParams::default(), &default).await {
-        Err(kube::Error::Api(status)) if status.code == 409 => {}
-        other => drop(other?),
-    }
+    ensure_default_service_account(&pods.clone().into_client(), "default").await?;
     let pod: Pod = serde_json::from_value(pod)?;
     eventually("creating a pod", || async {
         Ok(pods.create(&PostParams::default(), &pod).await?)
@@ -254,7 +242,7 @@ fn terminated(pod: &Pod) -> (i32, String) {
 #[tokio::test]
 async fn pods_run_finish_fail_and_are_deleted() -> anyhow::Result<()> {
     let plane = ControlPlane::start("1.33")?;
-    let client = connect(&plane).await?;
+    let client = plane.client().await?;
     let simulator = Simulator::start(&client, options(2));
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
 
@@ -358,7 +346,7 @@ async fn pods_run_finish_fail_and_are_deleted() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_restarted_simulator_readopts_its_nodes_and_pods() -> anyhow::Result<()> {
     let plane = ControlPlane::start("1.33")?;
-    let client = connect(&plane).await?;
+    let client = plane.client().await?;
     let nodes: Api<Node> = Api::all(client.clone());
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
 
@@ -394,7 +382,7 @@ async fn a_restarted_simulator_readopts_its_nodes_and_pods() -> anyhow::Result<(
 #[tokio::test]
 async fn a_node_that_is_not_simulated_is_never_taken_over() -> anyhow::Result<()> {
     let plane = ControlPlane::start("1.33")?;
-    let client = connect(&plane).await?;
+    let client = plane.client().await?;
     let nodes: Api<Node> = Api::all(client.clone());
     let real: Node = serde_json::from_value(json!({"metadata": {"name": "sim-0"}}))?;
     nodes.create(&PostParams::default(), &real).await?;

@@ -266,13 +266,8 @@ async fn evict(ctx: &Ctx, body: Bytes) -> Result<Response<Body>, ApiError> {
     } else {
         crate::codec::decode_object(ctx.content_type.as_deref(), &body)?
     };
-    crate::disruption::check_eviction(ctx, &name).await?;
     let options = eviction.get("deleteOptions").cloned().unwrap_or(json!({}));
-    let body = Bytes::from(serde_json::to_vec(&options).unwrap_or_default());
-    let mut delete_ctx = ctx.clone();
-    delete_ctx.info.subresource = None;
-    delete_ctx.content_type = Some("application/json".into());
-    write::delete(&delete_ctx, body).await?;
+    crate::disruption::evict(ctx, &name, options).await?;
     Ok(crate::response::json(
         StatusCode::CREATED,
         &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),

@@ -24,24 +24,31 @@ class PodCounter(threading.Thread):
         super().__init__(daemon=True)
         self.kubeconfig, self.namespace = kubeconfig, namespace
         self.alive, self.max_alive, self.stop = {}, 0, threading.Event()
+        self.lock = threading.Lock()
+
+    def count(self, image=None):
+        with self.lock:
+            return sum(1 for p in self.alive.values() if image is None or p.spec.containers[0].image == image)
 
     def run(self):
         while not self.stop.is_set():
             try:
                 core = client.CoreV1Api(config.new_client_from_config(config_file=self.kubeconfig))
                 listing = core.list_namespaced_pod(self.namespace)
-                self.alive = {p.metadata.name: p for p in listing.items if self._is_alive(p)}
-                self._record()
+                with self.lock:
+                    self.alive = {p.metadata.name: p for p in listing.items if self._is_alive(p)}
+                    self._record()
                 stream = watch.Watch().stream(core.list_namespaced_pod, self.namespace,
                                               resource_version=listing.metadata.resource_version,
                                               timeout_seconds=30)
                 for event in stream:
                     pod = event["object"]
-                    if event["type"] == "DELETED" or not self._is_alive(pod):
-                        self.alive.pop(pod.metadata.name, None)
-                    else:
-                        self.alive[pod.metadata.name] = pod
-                    self._record()
+                    with self.lock:
+                        if event["type"] == "DELETED" or not self._is_alive(pod):
+                            self.alive.pop(pod.metadata.name, None)
+                        else:
+                            self.alive[pod.metadata.name] = pod
+                        self._record()
                     if self.stop.is_set():
                         return
             except Exception:  # the control plane is down: relist when it is back
@@ -70,15 +77,14 @@ def test_rollout_survives_a_control_plane_crash(tmp_path):
 
         counter = PodCounter(plane.kubeconfig, "roll")
         counter.start()
-        plane.wait_for(lambda: len(counter.alive) == REPLICAS, "the counter's first listing")
+        plane.wait_for(lambda: counter.count() == REPLICAS, "the counter's first listing")
         k("set", "image", "deployment/big", "app=app:v2", "-n", "roll")
-        plane.wait_for(lambda: sum(1 for p in counter.alive.values()
-                                   if p.spec.containers[0].image == "app:v2") >= 200,
+        plane.wait_for(lambda: counter.count("app:v2") >= 200,
                        "the rollout under way", timeout=400)
         plane.stop(signal.SIGKILL)
         plane.start()
         k("rollout", "status", "deployment/big", "-n", "roll", "--timeout=300s", timeout=330)
-        plane.wait_for(lambda: len(counter.alive) == REPLICAS, "the final pod count", timeout=60)
+        plane.wait_for(lambda: counter.count() == REPLICAS, "the final pod count", timeout=60)
         counter.stop.set()
 
         assert counter.max_alive <= REPLICAS + MAX_SURGE, counter.max_alive

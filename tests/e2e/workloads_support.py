@@ -16,7 +16,7 @@ class SimNodes:
         self.log_path = plane.data_dir / f"sim-nodes-{prefix}{start_index}.log"
         args = [keelson_bin(), "sim-nodes", "--kubeconfig", plane.kubeconfig, "--count", str(count),
                 "--name-prefix", prefix, "--start-index", str(start_index), "--zones", ",".join(zones),
-                "--job-duration", "1s", *extra]
+                "--job-duration", "1s", "--lease-renew-interval", "1s", *extra]
         self.proc = subprocess.Popen(args, stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT)
         self.names = [f"{prefix}{i}" for i in range(start_index, start_index + count)]
         plane.wait_for(lambda: self._ready(plane), f"nodes {self.names} Ready", timeout=60)

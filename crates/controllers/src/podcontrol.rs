@@ -10,12 +10,10 @@
 //!   children) through patches carrying the child's uid as a precondition;
 //! - [`pods`]: activity, readiness and availability (`minReadySeconds`) of pods, and the
 //!   ranking that picks which pods to delete on scale-down;
-//! - [`create`]: pods from a PodTemplateSpec and upstream's slow-start batch creator;
-//! - [`events`]: core/v1 Events as upstream's event recorder writes them.
+//! - [`create`]: pods from a PodTemplateSpec and upstream's slow-start batch creator.
 
 pub mod claim;
 pub mod create;
-pub mod events;
 pub mod expectations;
 pub mod index;
 pub mod pods;

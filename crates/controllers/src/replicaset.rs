@@ -24,7 +24,7 @@ pub use kinds::{ReplicaKind, ReplicaStatus};
 
 use crate::ControllerError;
 use crate::informers::Informers;
-use crate::podcontrol::events::Recorder;
+use crate::events::Recorder;
 use crate::podcontrol::expectations::Expectations;
 use crate::podcontrol::index::{OwnerIndex, OwnerOf};
 use crate::podcontrol::{Owner, controller_of};

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::ControllerError;
 use crate::informers::Informers;
-use crate::podcontrol::events::{Recorder, WARNING, reference_to};
+use crate::events::{Recorder, WARNING, reference_to};
 use crate::podcontrol::index::{OwnerIndex, OwnerOf};
 use crate::podcontrol::selector::Selector;
 use crate::podcontrol::{Owner, claim, controller_of};

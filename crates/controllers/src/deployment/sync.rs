@@ -13,7 +13,7 @@ use super::Context;
 use super::progress::{self, FAILED_RS_CREATE, FOUND_NEW_RS, NEW_RS_CREATED, PROGRESSING};
 use super::util::{self, POD_TEMPLATE_HASH, REVISION};
 use crate::ControllerError;
-use crate::podcontrol::events::{NORMAL, WARNING, reference_to};
+use crate::events::{NORMAL, WARNING, reference_to};
 use crate::podcontrol::{Owner, api_message};
 
 pub(crate) struct Rollout<'a> {

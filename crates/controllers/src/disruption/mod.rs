@@ -28,7 +28,7 @@ use crate::ControllerError;
 use crate::endpointslice::index::Index;
 use crate::endpointslice::pods::is_ready;
 use crate::informers::Informers;
-use crate::nodelifecycle::events::{Recorder, reference};
+use crate::events::{Recorder, reference_to as reference};
 use expected::expected_counts;
 use status::{fail_safe, new_status, still_disrupted, write_status};
 

@@ -12,7 +12,7 @@ use kube::api::{Api, PostParams};
 
 use super::Context;
 use crate::ControllerError;
-use crate::nodelifecycle::events::reference;
+use crate::events::reference_to as reference;
 
 /// How long an evicted pod may take to show its deletion (upstream's DeletionTimeout).
 const DELETION_TIMEOUT: SignedDuration = SignedDuration::from_secs(120);

@@ -4,10 +4,6 @@
 //! taints (not-ready, unreachable, pressure, unschedulable) on nodes, and evicts pods from
 //! NoExecute-tainted nodes according to their tolerations.
 
-/// Kept for the disruption controller until it imports [`crate::events`] itself.
-pub(crate) mod events {
-    pub(crate) use crate::events::{Recorder, reference_to as reference};
-}
 mod eviction;
 mod health;
 mod monitor;

@@ -9,7 +9,7 @@ use kube::api::{Api, DeleteParams, Preconditions};
 
 use super::{BURST_REPLICAS, Context, ReplicaKind};
 use crate::ControllerError;
-use crate::podcontrol::events::{NORMAL, WARNING, reference_to};
+use crate::events::{NORMAL, WARNING, reference_to};
 use crate::podcontrol::{Owner, api_message, controller_of, create, pods};
 
 pub(crate) async fn manage_replicas<K: ReplicaKind>(

@@ -52,6 +52,11 @@ pub struct Args {
     /// nodeStatusReportFrequency).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     node_status_report_frequency: Duration,
+    /// How often each node renews its Lease (the kubelet renews every 10 s; tests that shorten
+    /// the control plane's --node-monitor-grace-period shorten this too, as upstream requires
+    /// the grace period to exceed it).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    lease_renew_interval: Duration,
     /// Pod API writes in flight at once.
     #[arg(long, default_value_t = 64)]
     max_in_flight: usize,
@@ -71,6 +76,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         instance_type: args.instance_type,
         job_duration: args.job_duration,
         node_status_report_frequency: args.node_status_report_frequency,
+        lease_renew_interval: args.lease_renew_interval,
         max_in_flight: args.max_in_flight,
         ..SimOptions::new(args.count)
     };

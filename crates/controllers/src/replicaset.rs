@@ -23,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 pub use kinds::{ReplicaKind, ReplicaStatus};
 
 use crate::ControllerError;
-use crate::informers::Informers;
 use crate::events::Recorder;
+use crate::informers::Informers;
 use crate::podcontrol::expectations::Expectations;
 use crate::podcontrol::index::{OwnerIndex, OwnerOf};
 use crate::podcontrol::{Owner, controller_of};

@@ -28,8 +28,8 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::ControllerError;
-use crate::informers::Informers;
 use crate::events::{Recorder, WARNING, reference_to};
+use crate::informers::Informers;
 use crate::podcontrol::index::{OwnerIndex, OwnerOf};
 use crate::podcontrol::selector::Selector;
 use crate::podcontrol::{Owner, claim, controller_of};

@@ -27,8 +27,8 @@ use tokio_util::sync::CancellationToken;
 use crate::ControllerError;
 use crate::endpointslice::index::Index;
 use crate::endpointslice::pods::is_ready;
-use crate::informers::Informers;
 use crate::events::{Recorder, reference_to as reference};
+use crate::informers::Informers;
 use expected::expected_counts;
 use status::{fail_safe, new_status, still_disrupted, write_status};
 

@@ -14,7 +14,13 @@ pub fn new_rs_new_replicas(d: &Deployment, all: &[&ReplicaSet], new_rs: &Replica
         return desired;
     }
     let surge = util::max_surge(d);
-    let current: i32 = all.iter().map(|rs| rs_replicas(rs)).sum();
+    // Upstream sums spec.replicas only, so pods an old ReplicaSet was just told to drop, but
+    // has not deleted yet, briefly push the total past maxSurge. Counting what each
+    // ReplicaSet still runs (status.replicas, while larger) keeps the bound at every moment.
+    let current: i32 = all
+        .iter()
+        .map(|rs| rs_replicas(rs).max(util::rs_running(rs)))
+        .sum();
     let max_total = desired + surge;
     if current >= max_total {
         return rs_replicas(new_rs);
@@ -134,5 +140,32 @@ impl Rollout<'_> {
             total += count;
         }
         Ok(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn replica_set(spec: i32, running: i32) -> ReplicaSet {
+        serde_json::from_value(json!({"spec": {"replicas": spec, "selector": {}},
+                                      "status": {"replicas": running}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn pods_an_old_set_still_runs_count_against_max_surge() {
+        let d: Deployment = serde_json::from_value(json!({"spec": {"replicas": 1000,
+            "selector": {}, "template": {},
+            "strategy": {"rollingUpdate": {"maxSurge": 50, "maxUnavailable": 50}}}}))
+        .unwrap();
+        let new = replica_set(50, 50);
+        // The old set was told to drop to 950 but still runs 1000 pods: no room yet.
+        let old = replica_set(950, 1000);
+        assert_eq!(new_rs_new_replicas(&d, &[&old, &new], &new), 50);
+        // Once it runs 950, the new set may grow by 50.
+        let old = replica_set(950, 950);
+        assert_eq!(new_rs_new_replicas(&d, &[&old, &new], &new), 100);
     }
 }

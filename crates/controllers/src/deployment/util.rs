@@ -27,6 +27,11 @@ pub fn rs_replicas(rs: &ReplicaSet) -> i32 {
     rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
 }
 
+/// Pods the ReplicaSet last reported as running (not terminating), whatever its spec says.
+pub fn rs_running(rs: &ReplicaSet) -> i32 {
+    rs.status.as_ref().map_or(0, |s| s.replicas)
+}
+
 pub fn rs_available(rs: &ReplicaSet) -> i32 {
     rs.status
         .as_ref()

@@ -176,8 +176,14 @@ fn start_all(
     let synced = informers.start(tasks, work.clone());
     for controller in controllers {
         let synced = synced.clone();
+        let work = work.clone();
         tasks.spawn(async move {
-            synced.await;
+            // Caches that never sync (an API that keeps refusing a list) must not keep a
+            // stopping controller manager from stopping.
+            tokio::select! {
+                _ = work.cancelled() => return,
+                _ = synced => {}
+            }
             controller.await;
         });
     }

@@ -159,9 +159,15 @@ def test_label_annotate_patch_scale_replace(plane, namespace):
     assert d["spec"]["revisionHistoryLimit"] == 5
     assert d["spec"]["replicas"] == 4
     assert d["metadata"]["generation"] >= 4
-    d["metadata"]["labels"]["replaced"] = "yes"
-    out = plane.kubectl("replace", "-f", "-", input=json.dumps(d))
-    assert "replaced" in out
+    # The deployment controller writes the object too, so a replace may lose the race with a
+    # 409 Conflict; like any client, read again and retry.
+    for _ in range(10):
+        d = plane.kubectl_json("get", "deployment", "d1", "-n", namespace)
+        d["metadata"]["labels"]["replaced"] = "yes"
+        replaced = plane.kubectl("replace", "-f", "-", input=json.dumps(d), check=False)
+        if replaced.returncode == 0 or "Conflict" not in replaced.stderr:
+            break
+    assert replaced.returncode == 0 and "replaced" in replaced.stdout, replaced.stderr
     stale = dict(d)
     stale["metadata"] = dict(d["metadata"], resourceVersion="1")
     result = plane.kubectl("replace", "-f", "-", input=json.dumps(stale), check=False)

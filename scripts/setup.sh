@@ -36,7 +36,7 @@ if [ -d tests/e2e ] && [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating the Python test virtualenv in $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
-if [ -d tests/e2e ] && ! "$VENV/bin/python" -c 'import kubernetes, pytest, yaml' 2>/dev/null; then
+if [ -d tests/e2e ] && ! "$VENV/bin/python" -c 'import kubernetes, pytest, yaml, boto3, awscli' 2>/dev/null; then
   echo "setup: installing Python test clients"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
 fi

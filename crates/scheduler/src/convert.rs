@@ -1,6 +1,6 @@
 //! k8s-openapi objects to the scheduler's model, once per informer event.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -9,28 +9,6 @@ use keelson_api_types::quantity;
 
 use crate::labels::{Labels, NodeSelectorTerm, Operator, Requirement, Selector};
 use crate::model::*;
-
-/// PriorityClass values by name, and the global default, for pods whose priority the API
-/// server did not resolve.
-#[derive(Clone, Debug, Default)]
-pub struct PriorityClasses {
-    pub classes: HashMap<String, (i32, bool)>,
-    pub global_default: Option<(i32, bool)>,
-}
-
-impl PriorityClasses {
-    fn lookup(&self, name: &str) -> Option<(i32, bool)> {
-        if let Some(found) = self.classes.get(name) {
-            return Some(*found);
-        }
-        // Upstream's API server always serves these two classes.
-        match name {
-            "system-node-critical" => Some((2_000_001_000, false)),
-            "system-cluster-critical" => Some((2_000_000_000, false)),
-            _ => None,
-        }
-    }
-}
 
 fn add_list(into: &mut Resources, list: Option<&BTreeMap<String, Quantity>>) {
     for (name, q) in list.into_iter().flatten() {
@@ -214,30 +192,16 @@ fn spread_constraint(c: &core::TopologySpreadConstraint, labels: &Labels) -> Spr
     }
 }
 
-pub fn pod(pod: &core::Pod, priorities: &PriorityClasses) -> PodInfo {
+pub fn pod(pod: &core::Pod) -> PodInfo {
     let meta = &pod.metadata;
     let empty_spec = core::PodSpec::default();
     let spec = pod.spec.as_ref().unwrap_or(&empty_spec);
     let namespace = meta.namespace.clone().unwrap_or_default();
     let labels = meta.labels.clone().unwrap_or_default();
-    let (priority, preempt_never) = match spec.priority {
-        Some(p) => (p, spec.preemption_policy.as_deref() == Some("Never")),
-        None => {
-            let class = match spec
-                .priority_class_name
-                .as_deref()
-                .filter(|n| !n.is_empty())
-            {
-                Some(name) => priorities.lookup(name),
-                None => priorities.global_default,
-            };
-            let (value, never) = class.unwrap_or((0, false));
-            (
-                value,
-                never || spec.preemption_policy.as_deref() == Some("Never"),
-            )
-        }
-    };
+    // The API server's Priority admission resolves priorityClassName into spec.priority on
+    // create, so, as upstream's PodPriority helper, an unset value means 0.
+    let priority = spec.priority.unwrap_or(0);
+    let preempt_never = spec.preemption_policy.as_deref() == Some("Never");
     let requests = pod_requests(spec, false);
     let non_zero = pod_requests(spec, true);
     let host_ports = spec

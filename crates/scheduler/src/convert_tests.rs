@@ -18,7 +18,7 @@ fn requests_with_init_containers_sidecars_and_overhead() {
         }
     }))
     .unwrap();
-    let info = pod(&p, &PriorityClasses::default());
+    let info = pod(&p);
     // max(300m + 50m sidecar, 1000m init + 50m sidecar) + 10m overhead.
     assert_eq!(info.requests.milli_cpu, 1060);
     assert_eq!(info.requests.memory, 100 * 1024 * 1024);
@@ -31,19 +31,17 @@ fn requests_with_init_containers_sidecars_and_overhead() {
 }
 
 #[test]
-fn priority_from_class_when_unset() {
+fn priority_is_what_admission_resolved() {
     let p: core::Pod = serde_json::from_value(json!({
         "metadata": {"name": "p"},
-        "spec": {"containers": [], "priorityClassName": "high"}
+        "spec": {"containers": [], "priorityClassName": "high", "priority": 1000,
+                 "preemptionPolicy": "Never"}
     }))
     .unwrap();
-    let mut classes = PriorityClasses::default();
-    classes.classes.insert("high".into(), (1000, true));
-    let info = pod(&p, &classes);
+    let info = pod(&p);
     assert_eq!((info.priority, info.preempt_never), (1000, true));
-    classes.global_default = Some((5, false));
     let plain: core::Pod =
         serde_json::from_value(json!({"metadata": {"name": "q"}, "spec": {"containers": []}}))
             .unwrap();
-    assert_eq!(pod(&plain, &classes).priority, 5);
+    assert_eq!(pod(&plain).priority, 0);
 }

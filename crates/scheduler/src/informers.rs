@@ -147,7 +147,7 @@ impl Handler<Pod> for Pods {
         obj.metadata.uid.clone().unwrap_or_default()
     }
     fn apply(&mut self, state: &mut State, obj: Pod, now: Instant) {
-        let info = convert::pod(&obj, &state.priorities);
+        let info = convert::pod(&obj);
         state.on_pod(info, now);
     }
     fn delete(&mut self, state: &mut State, key: &str, _: Pod, now: Instant) {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::cache::{Cache, NodeChange};
-use crate::convert::PriorityClasses;
 use crate::framework::{self, Nominated, Rotation, TieBreaker};
 use crate::model::{NodeSpec, Pod, PodInfo};
 use crate::preemption::{self, Outcome};
@@ -19,7 +18,6 @@ pub struct State {
     pub queue: SchedulingQueue,
     pub nominated: Nominated,
     nominated_node: HashMap<String, String>,
-    pub priorities: PriorityClasses,
     /// Gated pods whose PodScheduled condition must say SchedulingGated.
     pub gated_to_report: Vec<Pod>,
     rotation: Rotation,
@@ -58,7 +56,6 @@ impl Default for State {
             queue: SchedulingQueue::default(),
             nominated: Nominated::new(),
             nominated_node: HashMap::new(),
-            priorities: PriorityClasses::default(),
             gated_to_report: Vec::new(),
             rotation: Rotation::default(),
             ties: TieBreaker::new(seed),

@@ -1,6 +1,8 @@
 //! Authentication: x509 client certificates, service-account tokens and bootstrap tokens, then
 //! impersonation. Anonymous requests are refused (except the public health and version paths).
 
+pub mod aws;
+
 use std::collections::BTreeMap;
 
 use base64::Engine;
@@ -100,6 +102,9 @@ pub async fn authenticate(
     headers: &HeaderMap,
 ) -> Result<Option<User>, ApiError> {
     if let Some(token) = bearer_token(headers) {
+        if let Some(user) = aws::authenticate(server, &token).await {
+            return user.map(|user| Some(user.authenticated()));
+        }
         return authenticate_token(server, &token)
             .map(|user| Some(user.authenticated()))
             .ok_or(ApiError::Unauthorized);

@@ -1,5 +1,8 @@
 //! Authorization through RBAC. The authorizer is rebuilt from the watch cache whenever a Role,
-//! ClusterRole or binding changes, so a request never waits on storage.
+//! ClusterRole or binding changes, so a request never waits on storage. EKS access policies
+//! (for users signed in with AWS tokens) are consulted before RBAC.
+
+pub mod access_policies;
 
 use http::Method;
 
@@ -41,11 +44,7 @@ pub fn authorize_resource(
         name: info.name.clone().unwrap_or_default(),
         namespace: info.namespace.clone().unwrap_or_default(),
     };
-    if server
-        .authorizer()
-        .authorize_resource(&user.to_auth(), &attributes)
-        .allowed
-    {
+    if resource_decision(server, user, &attributes).allowed {
         return Ok(());
     }
     Err(ApiError::Forbidden {
@@ -53,6 +52,33 @@ pub fn authorize_resource(
         resource: info.resource.clone(),
         group: info.group.clone(),
         name: info.name.clone().unwrap_or_default(),
+    })
+}
+
+/// Access policies, then RBAC.
+pub fn resource_decision(
+    server: &ApiServer,
+    user: &User,
+    attributes: &keelson_auth::rbac::ResourceAttributes,
+) -> keelson_auth::rbac::Decision {
+    access_policies::allow_resource(server, user, attributes).unwrap_or_else(|| {
+        server
+            .authorizer()
+            .authorize_resource(&user.to_auth(), attributes)
+    })
+}
+
+/// Access policies, then RBAC.
+pub fn non_resource_decision(
+    server: &ApiServer,
+    user: &User,
+    verb: &str,
+    path: &str,
+) -> keelson_auth::rbac::Decision {
+    access_policies::allow_non_resource(server, user, verb, path).unwrap_or_else(|| {
+        server
+            .authorizer()
+            .authorize_non_resource(&user.to_auth(), verb, path)
     })
 }
 
@@ -70,11 +96,7 @@ pub fn authorize_path(
         Method::DELETE => "delete",
         _ => "get",
     };
-    if server
-        .authorizer()
-        .authorize_non_resource(&user.to_auth(), verb, path)
-        .allowed
-    {
+    if non_resource_decision(server, user, verb, path).allowed {
         return Ok(());
     }
     Err(ApiError::Forbidden {

@@ -26,6 +26,9 @@ pub struct Config {
     pub service_cidr: (std::net::Ipv4Addr, u8),
     /// Upstream's --service-node-port-range.
     pub node_port_range: std::ops::RangeInclusive<u16>,
+    /// The cluster's AWS authentication file (`--aws-auth-config`): when set, bearer tokens in
+    /// aws-iam-authenticator's format sign users in, as on EKS.
+    pub aws_auth_config: Option<PathBuf>,
 }
 
 /// Versions of Kubernetes a control plane can serve.
@@ -45,6 +48,7 @@ impl Config {
             kubernetes_service_ip: "10.96.0.1".into(),
             service_cidr: (std::net::Ipv4Addr::new(10, 96, 0, 0), 12),
             node_port_range: 30000..=32767,
+            aws_auth_config: None,
         }
     }
 

@@ -40,6 +40,7 @@ pub mod config;
 pub mod server;
 pub mod status;
 
+pub use authn::aws::{AwsAuthError, load_cluster_auth_config};
 pub use config::Config;
 pub use metrics::resident_bytes;
 pub use server::{ApiServer, RunningServer, start};
@@ -55,6 +56,8 @@ pub enum ServerError {
     Bind(std::net::SocketAddr, std::io::Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    AwsAuth(#[from] AwsAuthError),
 }
 
 /// Write `DIR/admin.kubeconfig`: a client certificate in group system:masters and the cluster

@@ -70,11 +70,11 @@ fn strings(value: &Value) -> Vec<String> {
 }
 
 fn access_review(ctx: &Ctx, subject: &User, spec: &Value) -> Value {
-    let authorizer = ctx.server.authorizer();
     let decision = if let Some(attrs) = spec.get("resourceAttributes").filter(|v| v.is_object()) {
         let text = |f: &str| attrs[f].as_str().unwrap_or_default().to_string();
-        authorizer.authorize_resource(
-            &subject.to_auth(),
+        crate::authz::resource_decision(
+            &ctx.server,
+            subject,
             &keelson_auth::rbac::ResourceAttributes {
                 verb: text("verb"),
                 group: text("group"),
@@ -85,8 +85,9 @@ fn access_review(ctx: &Ctx, subject: &User, spec: &Value) -> Value {
             },
         )
     } else if let Some(attrs) = spec.get("nonResourceAttributes").filter(|v| v.is_object()) {
-        authorizer.authorize_non_resource(
-            &subject.to_auth(),
+        crate::authz::non_resource_decision(
+            &ctx.server,
+            subject,
             attrs["verb"].as_str().unwrap_or_default(),
             attrs["path"].as_str().unwrap_or_default(),
         )

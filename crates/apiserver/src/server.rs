@@ -27,6 +27,8 @@ pub struct ApiServer {
     pub pki: keelson_auth::pki::ClusterPki,
     pub service_accounts: keelson_auth::serviceaccount::TokenIssuer,
     authorizer: RwLock<Arc<keelson_auth::rbac::Authorizer>>,
+    /// AWS token authentication and EKS access policies (`--aws-auth-config`).
+    pub aws_auth: Option<Arc<crate::authn::aws::AwsAuthenticator>>,
     pub openapi: OpenApiCache,
     pub metrics: Metrics,
     ready: AtomicBool,
@@ -75,6 +77,7 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<RunningServe
     let pki = keelson_auth::pki::ClusterPki::load_or_create(&pki_dir, &sans)?;
     let service_accounts = pki.token_issuer(&config.issuer)?;
     let tls = Arc::new(pki.server_tls_config()?);
+    let aws_auth = crate::authn::aws::authenticator_for(&config)?;
 
     let loading = std::time::Instant::now();
     let cache = WatchCache::load(store.as_ref()).await?;
@@ -96,6 +99,7 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<RunningServe
         pki,
         service_accounts,
         authorizer: RwLock::new(Arc::new(keelson_auth::rbac::Authorizer::default())),
+        aws_auth,
         openapi: OpenApiCache::default(),
         metrics: Metrics::default(),
         ready: AtomicBool::new(false),
@@ -105,6 +109,7 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<RunningServe
     server
         .tasks
         .spawn(cache.follow(store, server.shutdown.clone()));
+    crate::authn::aws::follow_config_file(&server);
     let bootstrapping = std::time::Instant::now();
     bootstrap::ensure_defaults(&server).await?;
     watchers::start(&server).await;

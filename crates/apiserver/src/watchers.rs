@@ -87,9 +87,13 @@ fn list_values(server: &ApiServer, group: &str, resource: &str) -> Vec<Value> {
 
 fn rebuild_authorizer(server: &ApiServer) {
     let group = "rbac.authorization.k8s.io";
+    let cluster_roles = list_values(server, group, "clusterroles");
+    if let Some(aws) = &server.aws_auth {
+        aws.set_cluster_roles(&cluster_roles);
+    }
     let authorizer = keelson_auth::rbac::Authorizer::new(
         &list_values(server, group, "roles"),
-        &list_values(server, group, "clusterroles"),
+        &cluster_roles,
         &list_values(server, group, "rolebindings"),
         &list_values(server, group, "clusterrolebindings"),
     );

@@ -45,6 +45,10 @@ pub struct Args {
     /// Size of each node's podCIDR.
     #[arg(long, default_value_t = 24)]
     node_cidr_mask_size: u8,
+    /// The cluster's AWS authentication file (a ClusterAuthConfig, written by the EKS service):
+    /// signs in users with `aws eks get-token` tokens and applies their access entries.
+    #[arg(long)]
+    aws_auth_config: Option<PathBuf>,
 }
 
 pub fn parse_minor(version: &str) -> anyhow::Result<u32> {
@@ -95,6 +99,15 @@ pub async fn open_store(args: &Args) -> anyhow::Result<Arc<dyn Store>> {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let minor = parse_minor(&args.kubernetes_version)?;
+    if let Some(path) = &args.aws_auth_config {
+        // Refuse to start on a bad file rather than serve a cluster nobody can sign in to.
+        let settings = keelson_apiserver::load_cluster_auth_config(path)?;
+        tracing::info!(
+            cluster_id = %settings.file.cluster_id,
+            access_entries = settings.file.access_entries.len(),
+            "AWS authentication enabled"
+        );
+    }
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let store = open_store(&args).await?;
@@ -102,6 +115,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut config =
         keelson_apiserver::Config::new(args.data_dir.clone(), args.listen.clone(), minor);
     config.extra_sans = args.tls_san.clone();
+    config.aws_auth_config = args.aws_auth_config.clone();
     let running = keelson_apiserver::start(config, store).await?;
     let url = format!("https://{}", display_addr(running.local_addrs[0]));
     let kubeconfig = keelson_apiserver::write_admin_kubeconfig(&running.server, &url)?;

@@ -27,6 +27,8 @@ class PodCounter(threading.Thread):
         self.kubeconfig, self.namespace = kubeconfig, namespace
         self.alive, self.max_alive, self.stop = {}, 0, threading.Event()
         self.lock = threading.Lock()
+        self.core = None
+        self.overshoot_check = None
 
     def count(self, image=None):
         with self.lock:
@@ -36,6 +38,7 @@ class PodCounter(threading.Thread):
         while not self.stop.is_set():
             try:
                 core = client.CoreV1Api(config.new_client_from_config(config_file=self.kubeconfig))
+                self.core = core
                 listing = core.list_namespaced_pod(self.namespace)
                 with self.lock:
                     self.alive = {p.metadata.name: p for p in listing.items if self._is_alive(p)}
@@ -69,6 +72,26 @@ class PodCounter(threading.Thread):
                 owner = p.metadata.owner_references[0].name if p.metadata.owner_references else "-"
                 owners[owner] = owners.get(owner, 0) + 1
             self.max_owners = owners
+            if self.max_alive > REPLICAS + MAX_SURGE and self.overshoot_check is None:
+                self._cross_check()
+
+    def _cross_check(self):
+        """Tells a real overshoot from a watch that missed events: a fresh listing, taken at
+        once, against what the watch says is alive (pods deleted since are told apart by their
+        deletion timestamp being older than this moment)."""
+        try:
+            now = time.time()
+            listed = {p.metadata.name: p for p in self.core.list_namespaced_pod(self.namespace).items}
+            missing = [n for n in self.alive if n not in listed]
+            gone_before = [n for n in self.alive if n in listed and listed[n].metadata.deletion_timestamp
+                           and listed[n].metadata.deletion_timestamp.timestamp() < now - 1]
+            self.overshoot_check = {
+                "listed_alive": sum(1 for p in listed.values() if self._is_alive(p)),
+                "watch_alive_but_absent": len(missing),
+                "watch_alive_but_deleted_earlier": len(gone_before),
+            }
+        except Exception as error:  # the control plane is down
+            self.overshoot_check = {"error": str(error)[:200]}
 
 
 # Known defect, left visible: about one run in three has briefly seen a few more pods alive than
@@ -102,7 +125,8 @@ def test_rollout_survives_a_control_plane_crash(tmp_path):
         counter.stop.set()
 
         assert counter.max_alive <= REPLICAS + MAX_SURGE, (
-            counter.max_alive, f"{counter.max_at - killed_at:+.1f}s after the kill", counter.max_owners)
+            counter.max_alive, f"{counter.max_at - killed_at:+.1f}s after the kill", counter.max_owners,
+            counter.overshoot_check)
         final = client.CoreV1Api(config.new_client_from_config(config_file=plane.kubeconfig)) \
             .list_namespaced_pod("roll").items
         live = [p for p in final if PodCounter._is_alive(p)]

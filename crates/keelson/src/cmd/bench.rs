@@ -23,6 +23,10 @@ enum BenchCommand {
     /// Scheduling throughput on simulated nodes (spawns `keelson control-plane`), print a
     /// markdown table and append it to BENCHMARKS.md.
     Scheduler(super::bench_scheduler::SchedulerArgs),
+    /// Thousands of simulated nodes holding a hundred thousand or more running pods (spawns
+    /// `keelson control-plane` and `keelson sim-nodes`): RSS, listing every pod with kubectl,
+    /// and scaling a Deployment; prints a markdown table and appends it to BENCHMARKS.md.
+    Scale(super::bench_scale::ScaleArgs),
 }
 
 #[derive(ClapArgs)]
@@ -69,6 +73,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Api(a) => api(a).await,
         BenchCommand::Scheduler(a) => super::bench_scheduler::run(a, command_line()).await,
+        BenchCommand::Scale(a) => super::bench_scale::run(a, command_line()).await,
     }
 }
 

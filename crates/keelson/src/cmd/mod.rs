@@ -1,4 +1,5 @@
 mod bench;
+mod bench_scale;
 mod bench_scheduler;
 mod control_plane;
 mod sim_nodes;

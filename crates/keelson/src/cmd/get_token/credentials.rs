@@ -1,0 +1,255 @@
+//! Finding AWS credentials, region and STS endpoint the way the AWS CLI does (the subset a
+//! kubeconfig exec plugin needs): environment first, then the shared credentials and config
+//! files of the selected profile.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+/// Long-term or temporary AWS credentials. Debug output hides the secrets.
+#[derive(Clone)]
+pub struct AwsCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for AwsCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The process environment, as a lookup (tests pass their own).
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn non_empty(env: Env<'_>, name: &str) -> Option<String> {
+    env(name).filter(|v| !v.is_empty())
+}
+
+fn profile(env: Env<'_>) -> String {
+    non_empty(env, "AWS_PROFILE")
+        .or_else(|| non_empty(env, "AWS_DEFAULT_PROFILE"))
+        .unwrap_or_else(|| "default".into())
+}
+
+fn home_file(env: Env<'_>, name: &str) -> Option<PathBuf> {
+    non_empty(env, "HOME").map(|home| Path::new(&home).join(".aws").join(name))
+}
+
+/// An INI file as the AWS CLI reads it: `[section]` headers and `key = value` lines.
+fn read_ini(path: &Path) -> anyhow::Result<HashMap<String, HashMap<String, String>>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+    };
+    Ok(parse_ini(&text))
+}
+
+pub fn parse_ini(text: &str) -> HashMap<String, HashMap<String, String>> {
+    let mut sections: HashMap<String, HashMap<String, String>> = HashMap::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            let name = name.trim().to_string();
+            sections.entry(name.clone()).or_default();
+            current = Some(name);
+        } else if let (Some(section), Some((key, value))) = (&current, line.split_once('=')) {
+            sections
+                .entry(section.clone())
+                .or_default()
+                .insert(key.trim().to_ascii_lowercase(), value.trim().to_string());
+        }
+    }
+    sections
+}
+
+/// The profile's section of `~/.aws/config`: `[default]` or `[profile NAME]`.
+fn config_section(env: Env<'_>) -> anyhow::Result<HashMap<String, String>> {
+    let Some(path) = non_empty(env, "AWS_CONFIG_FILE")
+        .map(PathBuf::from)
+        .or_else(|| home_file(env, "config"))
+    else {
+        return Ok(HashMap::new());
+    };
+    let mut sections = read_ini(&path)?;
+    let name = profile(env);
+    let key = if name == "default" {
+        name
+    } else {
+        format!("profile {name}")
+    };
+    Ok(sections.remove(&key).unwrap_or_default())
+}
+
+fn from_section(section: &HashMap<String, String>) -> Option<AwsCredentials> {
+    Some(AwsCredentials {
+        access_key_id: section.get("aws_access_key_id")?.clone(),
+        secret_access_key: section.get("aws_secret_access_key")?.clone(),
+        session_token: section
+            .get("aws_session_token")
+            .or_else(|| section.get("aws_security_token"))
+            .cloned(),
+    })
+}
+
+/// Credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY(/AWS_SESSION_TOKEN), else the
+/// profile (AWS_PROFILE, default `default`) of the shared credentials file
+/// (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials), else of the config file.
+pub fn load_credentials(env: Env<'_>) -> anyhow::Result<AwsCredentials> {
+    if let (Some(access_key_id), Some(secret_access_key)) = (
+        non_empty(env, "AWS_ACCESS_KEY_ID"),
+        non_empty(env, "AWS_SECRET_ACCESS_KEY"),
+    ) {
+        return Ok(AwsCredentials {
+            access_key_id,
+            secret_access_key,
+            session_token: non_empty(env, "AWS_SESSION_TOKEN")
+                .or_else(|| non_empty(env, "AWS_SECURITY_TOKEN")),
+        });
+    }
+    let name = profile(env);
+    if let Some(path) = non_empty(env, "AWS_SHARED_CREDENTIALS_FILE")
+        .map(PathBuf::from)
+        .or_else(|| home_file(env, "credentials"))
+        && let Some(credentials) = read_ini(&path)?.get(&name).and_then(from_section)
+    {
+        return Ok(credentials);
+    }
+    if let Some(credentials) = from_section(&config_section(env)?) {
+        return Ok(credentials);
+    }
+    bail!(
+        "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add profile {name:?} to the shared credentials file"
+    )
+}
+
+/// `--region`, else AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1
+/// (the region presigned STS URLs use when none is configured).
+pub fn region(flag: Option<&str>, env: Env<'_>) -> anyhow::Result<String> {
+    if let Some(region) = flag.filter(|r| !r.is_empty()) {
+        return Ok(region.to_string());
+    }
+    if let Some(region) =
+        non_empty(env, "AWS_REGION").or_else(|| non_empty(env, "AWS_DEFAULT_REGION"))
+    {
+        return Ok(region);
+    }
+    Ok(config_section(env)?
+        .remove("region")
+        .unwrap_or_else(|| "us-east-1".into()))
+}
+
+/// The STS endpoint: AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL, else AWS's regional one.
+pub fn sts_endpoint(region: &str, env: Env<'_>) -> String {
+    non_empty(env, "AWS_ENDPOINT_URL_STS")
+        .or_else(|| non_empty(env, "AWS_ENDPOINT_URL"))
+        .unwrap_or_else(|| format!("https://sts.{region}.amazonaws.com"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("keelson-creds-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_environment_comes_first() {
+        let env = env_of(&[
+            ("AWS_ACCESS_KEY_ID", "AKIAENV"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "session"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+        ]);
+        let credentials = load_credentials(&env).unwrap();
+        assert_eq!(credentials.access_key_id, "AKIAENV");
+        assert_eq!(credentials.session_token.as_deref(), Some("session"));
+        assert!(!format!("{credentials:?}").contains("secret"));
+    }
+
+    #[test]
+    fn profiles_come_from_the_shared_files() {
+        let dir = temp_dir("profiles");
+        let credentials_file = dir.join("credentials");
+        std::fs::write(
+            &credentials_file,
+            "[default]\naws_access_key_id = AKIADEFAULT\naws_secret_access_key = s1\n\n# a comment\n[dev]\naws_access_key_id=AKIADEV\naws_secret_access_key=s2\naws_session_token=t2\n",
+        )
+        .unwrap();
+        let config_file = dir.join("config");
+        std::fs::write(
+            &config_file,
+            "[profile ops]\naws_access_key_id = AKIAOPS\naws_secret_access_key = s3\nregion = eu-west-1\n",
+        )
+        .unwrap();
+        let file = credentials_file.to_str().unwrap();
+        let config = config_file.to_str().unwrap();
+        let default = env_of(&[
+            ("AWS_SHARED_CREDENTIALS_FILE", file),
+            ("AWS_CONFIG_FILE", config),
+        ]);
+        assert_eq!(
+            load_credentials(&default).unwrap().access_key_id,
+            "AKIADEFAULT"
+        );
+        let dev = env_of(&[
+            ("AWS_SHARED_CREDENTIALS_FILE", file),
+            ("AWS_CONFIG_FILE", config),
+            ("AWS_PROFILE", "dev"),
+        ]);
+        let credentials = load_credentials(&dev).unwrap();
+        assert_eq!(credentials.access_key_id, "AKIADEV");
+        assert_eq!(credentials.session_token.as_deref(), Some("t2"));
+        let ops = env_of(&[
+            ("AWS_SHARED_CREDENTIALS_FILE", file),
+            ("AWS_CONFIG_FILE", config),
+            ("AWS_PROFILE", "ops"),
+        ]);
+        assert_eq!(load_credentials(&ops).unwrap().access_key_id, "AKIAOPS");
+        assert_eq!(region(None, &ops).unwrap(), "eu-west-1");
+        assert_eq!(region(Some("ap-south-1"), &ops).unwrap(), "ap-south-1");
+        let missing = env_of(&[
+            ("AWS_SHARED_CREDENTIALS_FILE", file),
+            ("AWS_CONFIG_FILE", config),
+            ("AWS_PROFILE", "nobody"),
+        ]);
+        assert!(load_credentials(&missing).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn endpoints_follow_the_cli_variables() {
+        let specific = env_of(&[
+            ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:2"),
+        ]);
+        assert_eq!(sts_endpoint("r", &specific), "http://127.0.0.1:1");
+        let global = env_of(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:2")]);
+        assert_eq!(sts_endpoint("r", &global), "http://127.0.0.1:2");
+        assert_eq!(
+            sts_endpoint("eu-west-1", &env_of(&[])),
+            "https://sts.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(region(None, &env_of(&[])).unwrap(), "us-east-1");
+    }
+}

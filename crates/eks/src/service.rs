@@ -223,8 +223,12 @@ impl Inner {
     }
 
     /// Rewrites the cluster's auth config file after a change to its entries or mode.
+    /// A cluster being deleted gets no new file (its directory may already be gone).
     pub fn publish_auth(&self, record: &crate::model::ClusterRecord) -> ApiResult<()> {
         let dir = self.supervisor.cluster_dir(&record.name);
+        if record.status == ClusterStatus::Deleting || !dir.is_dir() {
+            return Ok(());
+        }
         crate::authfile::write(&dir, record, self.supervisor.sts_endpoint())?;
         Ok(())
     }

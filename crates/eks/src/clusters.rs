@@ -176,7 +176,9 @@ pub(crate) async fn create(inner: &Inner, caller: &Principal, body: Value) -> Ap
         access_entries: Vec::new(),
         updates: Vec::new(),
     };
-    if bootstrap && mode.uses_access_entries() {
+    // The account root is not an access-entry principal (the cluster's API server accepts
+    // only IAM users and roles), so a root-created cluster starts without a creator entry.
+    if bootstrap && mode.uses_access_entries() && !caller.is_root() {
         let principal = caller.canonical_arn().to_string();
         record.access_entries.push(AccessEntryRecord {
             access_entry_arn: access_entry_arn(inner, &name, &principal),

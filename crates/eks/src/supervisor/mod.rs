@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::process::Child;
 use tokio::sync::Notify;
@@ -20,17 +20,20 @@ use crate::model::{ClusterRecord, ClusterStatus, HealthIssue, ISSUE_UNREACHABLE}
 use crate::records::Records;
 use crate::{authfile, probe, process};
 
-const FIRST_BACKOFF: Duration = Duration::from_millis(200);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+mod run;
+use run::run_cluster;
+
+pub(super) const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+pub(super) const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// A process that stayed up this long after becoming ready counts as healthy again.
-const STABLE_AFTER: Duration = Duration::from_secs(30);
-const READY_TIMEOUT: Duration = Duration::from_secs(120);
-const POLL: Duration = Duration::from_millis(15);
-const STOP_GRACE: Duration = Duration::from_secs(10);
+pub(super) const STABLE_AFTER: Duration = Duration::from_secs(30);
+pub(super) const READY_TIMEOUT: Duration = Duration::from_secs(120);
+pub(super) const POLL: Duration = Duration::from_millis(15);
+pub(super) const STOP_GRACE: Duration = Duration::from_secs(10);
 /// Launches that never become ready before a new cluster is declared FAILED.
-const CREATE_ATTEMPTS: u32 = 5;
+pub(super) const CREATE_ATTEMPTS: u32 = 5;
 /// Launches at a new version that never become ready before the version update is rolled back.
-const UPGRADE_ATTEMPTS: u32 = 3;
+pub(super) const UPGRADE_ATTEMPTS: u32 = 3;
 
 pub struct Settings {
     pub binary: PathBuf,
@@ -45,7 +48,7 @@ pub struct Supervisor {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(super) struct Inner {
     records: Records,
     settings: Settings,
     runtimes: Mutex<HashMap<String, Runtime>>,
@@ -59,7 +62,7 @@ struct Runtime {
     handle: JoinHandle<()>,
 }
 
-enum Outcome {
+pub(super) enum Outcome {
     Ready,
     Exited(String),
     Stop,
@@ -291,150 +294,5 @@ impl Inner {
             tracing::warn!(cluster = name, ?error, "recording a failed launch");
         }
         creating
-    }
-}
-
-async fn run_cluster(
-    inner: Arc<Inner>,
-    name: String,
-    stop: CancellationToken,
-    restart: Arc<Notify>,
-) {
-    let dir = inner.cluster_dir(&name);
-    let mut backoff = FIRST_BACKOFF;
-    let mut failures = 0u32;
-    while !stop.is_cancelled() {
-        let record = match inner.records.get(&name).await {
-            Ok(Some((record, _))) => record,
-            Ok(None) => return,
-            Err(error) => {
-                tracing::warn!(cluster = %name, %error, "reading the cluster record");
-                if !pause(&stop, &mut backoff).await {
-                    return;
-                }
-                continue;
-            }
-        };
-        if matches!(
-            record.status,
-            ClusterStatus::Deleting | ClusterStatus::Failed
-        ) {
-            return;
-        }
-        let mut child = match inner.launch(&record, &dir).await {
-            Ok(child) => child,
-            Err(error) => {
-                tracing::error!(cluster = %name, %error, "starting the control plane");
-                inner
-                    .mark_unreachable(
-                        &name,
-                        format!("The control plane could not be started: {error}"),
-                    )
-                    .await;
-                failures += 1;
-                if inner.give_up(&name, &record, failures).await
-                    || !pause(&stop, &mut backoff).await
-                {
-                    return;
-                }
-                continue;
-            }
-        };
-        let outcome = tokio::select! {
-            _ = stop.cancelled() => Outcome::Stop,
-            _ = restart.notified() => Outcome::Restart,
-            outcome = wait_ready(&mut child, record.port, &dir) => outcome,
-        };
-        match outcome {
-            Outcome::Ready => {}
-            Outcome::Stop => return process::terminate(&mut child, STOP_GRACE).await,
-            Outcome::Restart => {
-                process::terminate(&mut child, STOP_GRACE).await;
-                continue;
-            }
-            Outcome::Exited(why) => {
-                process::terminate(&mut child, STOP_GRACE).await;
-                tracing::warn!(cluster = %name, why, "control plane did not become ready");
-                inner
-                    .mark_unreachable(&name, format!("The control plane is restarting: {why}"))
-                    .await;
-                failures += 1;
-                if inner.give_up(&name, &record, failures).await
-                    || !pause(&stop, &mut backoff).await
-                {
-                    return;
-                }
-                continue;
-            }
-        }
-        failures = 0;
-        inner.mark_ready(&name, &dir).await;
-        tracing::info!(cluster = %name, port = record.port, "control plane ready");
-        let ready_at = Instant::now();
-        let outcome = tokio::select! {
-            _ = stop.cancelled() => Outcome::Stop,
-            _ = restart.notified() => Outcome::Restart,
-            status = child.wait() => Outcome::Exited(match status {
-                Ok(status) => format!("the process exited ({status})"),
-                Err(error) => format!("waiting for the process failed: {error}"),
-            }),
-        };
-        match outcome {
-            Outcome::Stop => return process::terminate(&mut child, STOP_GRACE).await,
-            Outcome::Restart => {
-                process::terminate(&mut child, STOP_GRACE).await;
-                backoff = FIRST_BACKOFF;
-            }
-            Outcome::Exited(why) => {
-                tracing::warn!(cluster = %name, why, "control plane exited; restarting");
-                inner
-                    .mark_unreachable(&name, format!("The control plane is restarting: {why}"))
-                    .await;
-                if ready_at.elapsed() >= STABLE_AFTER {
-                    backoff = FIRST_BACKOFF;
-                }
-                if !pause(&stop, &mut backoff).await {
-                    return;
-                }
-            }
-            Outcome::Ready => unreachable!("only the readiness wait yields Ready"),
-        }
-    }
-}
-
-/// Sleeps for the back-off (doubling it for next time); false when stopped meanwhile.
-async fn pause(stop: &CancellationToken, backoff: &mut Duration) -> bool {
-    let wait = *backoff;
-    *backoff = (*backoff * 2).min(MAX_BACKOFF);
-    tokio::select! {
-        _ = stop.cancelled() => false,
-        _ = tokio::time::sleep(wait) => true,
-    }
-}
-
-async fn wait_ready(child: &mut Child, port: u16, dir: &Path) -> Outcome {
-    let started = Instant::now();
-    let ca_file = probe::ca_path(dir);
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Outcome::Exited(format!("the process exited ({status})")),
-            Err(error) => {
-                return Outcome::Exited(format!("waiting for the process failed: {error}"));
-            }
-            Ok(None) => {}
-        }
-        // Read afresh each time: the first read may race the control plane writing it.
-        let ca = std::fs::read_to_string(&ca_file)
-            .ok()
-            .filter(|pem| !pem.is_empty());
-        if let Some(pem) = &ca
-            && probe::ready(port, pem).await
-        {
-            return Outcome::Ready;
-        }
-        if started.elapsed() > READY_TIMEOUT {
-            return Outcome::Exited(format!("not ready after {READY_TIMEOUT:?}"));
-        }
-        tokio::time::sleep(POLL).await;
     }
 }

@@ -158,7 +158,7 @@ pub(crate) async fn create(inner: &Inner, caller: &Principal, body: Value) -> Ap
         platform_version: "eks.1".into(),
         role_arn,
         status: ClusterStatus::Creating,
-        port: crate::process::free_port()?,
+        port: unused_port(inner).await?,
         ca_pem: None,
         vpc,
         network: NetworkConfig {
@@ -225,6 +225,17 @@ pub(crate) async fn create(inner: &Inner, caller: &Principal, body: Value) -> Ap
 }
 
 const DEFAULT_SERVICE_CIDR: &str = "10.100.0.0/16";
+
+/// A free loopback port no other cluster owns (a stopped cluster keeps its port too).
+async fn unused_port(inner: &Inner) -> ApiResult<u16> {
+    let owned: Vec<u16> = inner.records.list().await?.iter().map(|r| r.port).collect();
+    loop {
+        let port = crate::process::free_port()?;
+        if !owned.contains(&port) {
+            return Ok(port);
+        }
+    }
+}
 
 pub(crate) fn default_logging() -> Vec<LogSetup> {
     vec![LogSetup {

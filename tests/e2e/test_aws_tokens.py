@@ -249,6 +249,19 @@ def test_cluster_admin_signs_in_with_keelson_get_token(setup):
     cluster.kubectl(kubeconfig, "delete", "configmap", "settings", "-n", "kube-system")
 
 
+def test_token_reviews_accept_aws_tokens(setup):
+    cluster, users, _ = setup
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+              "spec": {"token": cluster.token(users["viewer"])}}
+    out = json.loads(cluster.plane.kubectl("create", "-f", "-", "-o", "json", input=json.dumps(review)))
+    assert out["status"]["authenticated"] is True
+    assert out["status"]["user"]["username"] == "viewer"
+    assert out["status"]["user"]["extra"]["principalId"][0].startswith("AIDA")
+    review["spec"]["token"] = cluster.token(users["viewer"], cluster="another-cluster")
+    out = json.loads(cluster.plane.kubectl("create", "-f", "-", "-o", "json", input=json.dumps(review)))
+    assert out["status"]["authenticated"] is False
+
+
 def test_a_namespace_scoped_viewer_reads_only_its_namespaces(setup):
     cluster, users, _ = setup
     admin = cluster.keelson_kubeconfig("admin-keelson", users["admin"])
@@ -258,6 +271,9 @@ def test_a_namespace_scoped_viewer_reads_only_its_namespaces(setup):
     assert cluster.kubectl(viewer, "get", "configmap", "shared", "-n", "team-a",
                            "-o", "jsonpath={.data.k}") == "v"
     assert cluster.kubectl(viewer, "auth", "can-i", "list", "pods", "-n", "team-a").strip() == "yes"
+    assert cluster.kubectl(viewer, "auth", "can-i", "list", "pods", "-n", "elsewhere", check=False).stdout.strip() == "no"
+    rules = cluster.kubectl(viewer, "auth", "can-i", "--list", "-n", "team-a")
+    assert any(line.split()[0] == "pods" and "list" in line for line in rules.splitlines()[1:]), rules
     assert forbidden(cluster.kubectl(viewer, "get", "pods", "-n", "elsewhere", check=False))
     assert forbidden(cluster.kubectl(viewer, "get", "nodes", check=False))
     assert forbidden(cluster.kubectl(viewer, "create", "configmap", "mine", "-n", "team-a", check=False))

@@ -47,7 +47,7 @@ pub async fn create(ctx: &Ctx, body: Bytes) -> Result<Response<Body>, ApiError> 
         }
         ("authorization.k8s.io", "selfsubjectrulesreviews") => rules_review(ctx, &review["spec"]),
         ("authentication.k8s.io", "selfsubjectreviews") => json!({"userInfo": ctx.user.to_json()}),
-        ("authentication.k8s.io", "tokenreviews") => token_review(ctx, &review["spec"]),
+        ("authentication.k8s.io", "tokenreviews") => token_review(ctx, &review["spec"]).await,
         _ => return Err(ApiError::MethodNotAllowed),
     };
     review["status"] = status;
@@ -103,16 +103,27 @@ fn access_review(ctx: &Ctx, subject: &User, spec: &Value) -> Value {
 
 fn rules_review(ctx: &Ctx, spec: &Value) -> Value {
     let namespace = spec["namespace"].as_str().unwrap_or_default();
-    let (resource_rules, non_resource_rules) = ctx
+    let (mut resource_rules, mut non_resource_rules) = ctx
         .server
         .authorizer()
         .rules_for(&ctx.user.to_auth(), namespace);
+    crate::authz::access_policies::add_rules(
+        &ctx.server,
+        &ctx.user,
+        namespace,
+        &mut resource_rules,
+        &mut non_resource_rules,
+    );
     json!({"resourceRules": resource_rules, "nonResourceRules": non_resource_rules, "incomplete": false})
 }
 
-fn token_review(ctx: &Ctx, spec: &Value) -> Value {
+async fn token_review(ctx: &Ctx, spec: &Value) -> Value {
     let token = spec["token"].as_str().unwrap_or_default();
-    match crate::authn::authenticate_token(&ctx.server, token) {
+    let user = match crate::authn::aws::authenticate(&ctx.server, token).await {
+        Some(aws) => aws.ok(),
+        None => crate::authn::authenticate_token(&ctx.server, token),
+    };
+    match user {
         Some(user) => {
             let mut user = user;
             if !user.groups.iter().any(|g| g == "system:authenticated") {

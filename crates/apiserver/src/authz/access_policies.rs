@@ -60,6 +60,29 @@ impl AccessPolicyRules {
         })
     }
 
+    /// Everything `grants` allow in `namespace`, as SelfSubjectRulesReview's
+    /// (resourceRules, nonResourceRules).
+    pub fn rules_for(
+        &self,
+        grants: &[AccessPolicyGrant],
+        namespace: &str,
+    ) -> (Vec<Value>, Vec<Value>) {
+        let mut resource_rules = Vec::new();
+        let mut non_resource_rules = Vec::new();
+        for grant in grants {
+            let (resource, non_resource) = self
+                .rbac
+                .rules_for(&policy_subject(&grant.policy_arn), namespace);
+            if scope_covers(&grant.access_scope, namespace) {
+                resource_rules.extend(resource);
+            }
+            if grant.access_scope.scope_type == AccessScopeType::Cluster {
+                non_resource_rules.extend(non_resource);
+            }
+        }
+        (resource_rules, non_resource_rules)
+    }
+
     /// Non-resource URLs are cluster-wide: only cluster-scoped grants reach them.
     pub fn allows_non_resource<'a>(
         &self,
@@ -124,6 +147,31 @@ pub fn allow_non_resource(
         .allows_non_resource(&grants, verb, path)?
         .clone();
     Some(allowed_by(&grant))
+}
+
+/// Add what `user`'s access policies allow in `namespace` to a SelfSubjectRulesReview.
+pub fn add_rules(
+    server: &ApiServer,
+    user: &User,
+    namespace: &str,
+    resource_rules: &mut Vec<Value>,
+    non_resource_rules: &mut Vec<Value>,
+) {
+    let Some(aws) = server.aws_auth.as_ref() else {
+        return;
+    };
+    let grants = aws.access_policies_for(user);
+    let (resource, non_resource) = aws.policy_rules().rules_for(&grants, namespace);
+    for (rules, more) in [
+        (resource_rules, resource),
+        (non_resource_rules, non_resource),
+    ] {
+        for rule in more {
+            if !rules.contains(&rule) {
+                rules.push(rule);
+            }
+        }
+    }
 }
 
 fn allowed_by(grant: &AccessPolicyGrant) -> Decision {

@@ -11,15 +11,16 @@ use super::config::{AuthSettings, load_cluster_auth_config};
 use super::config_map::AwsAuthMap;
 use super::identity::AwsIdentity;
 use super::mapping::{find_access_entry, map_identity};
+use super::single_flight::SingleFlight;
 use super::sts::{CallerIdentitySource, StsError};
 use super::token::{self, TokenError};
-use super::verified::VerifiedTokens;
+use super::verified::{VerifiedTokens, token_key};
 use crate::authn::User;
 use crate::authz::access_policies::AccessPolicyRules;
 use keelson_aws_core::access::AccessPolicyGrant;
 
 /// Why a token did not sign anyone in. Never carries the token.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Rejection {
     #[error("{0}")]
     Token(#[from] TokenError),
@@ -40,6 +41,7 @@ pub struct AwsAuthenticator {
     settings: RwLock<Arc<AuthSettings>>,
     sts: Arc<dyn CallerIdentitySource>,
     verified: VerifiedTokens,
+    in_flight: SingleFlight<Result<AwsIdentity, Rejection>>,
     aws_auth: Mutex<Option<(i64, Arc<AwsAuthMap>)>>,
     policy_rules: RwLock<Arc<AccessPolicyRules>>,
 }
@@ -55,6 +57,7 @@ impl AwsAuthenticator {
             settings: RwLock::new(Arc::new(settings)),
             sts,
             verified: VerifiedTokens::default(),
+            in_flight: SingleFlight::default(),
             aws_auth: Mutex::new(None),
             policy_rules: RwLock::new(Arc::new(AccessPolicyRules::default())),
         }
@@ -126,16 +129,19 @@ impl AwsAuthenticator {
         if let Some(identity) = self.verified.get(token, now) {
             return Ok(identity);
         }
-        let caller = self
-            .sts
-            .get_caller_identity(&request, &settings.file.cluster_id)
-            .await?;
-        let arn = caller.arn.clone();
-        let identity = AwsIdentity::from_caller(caller, &request.access_key_id)
-            .ok_or(Rejection::UnusableCaller(arn))?;
-        self.verified
-            .insert(token, identity.clone(), request.expires_at, Utc::now());
-        Ok(identity)
+        let ask_sts = async {
+            let caller = self
+                .sts
+                .get_caller_identity(&request, &settings.file.cluster_id)
+                .await?;
+            let arn = caller.arn.clone();
+            let identity = AwsIdentity::from_caller(caller, &request.access_key_id)
+                .ok_or(Rejection::UnusableCaller(arn))?;
+            self.verified
+                .insert(token, identity.clone(), request.expires_at, Utc::now());
+            Ok(identity)
+        };
+        self.in_flight.run(token_key(token), ask_sts).await
     }
 
     /// The parsed aws-auth ConfigMap, parsed again only when its resourceVersion changes.

@@ -12,6 +12,7 @@ mod endpoint;
 mod identity;
 mod mapping;
 mod reload;
+mod single_flight;
 mod sts;
 mod token;
 mod verified;

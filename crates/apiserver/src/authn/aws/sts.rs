@@ -18,7 +18,7 @@ pub struct CallerIdentity {
 }
 
 /// Why STS did not vouch for a token.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StsError {
     #[error("STS request failed: {0}")]
     Transport(String),

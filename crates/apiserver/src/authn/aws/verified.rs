@@ -22,14 +22,15 @@ pub struct VerifiedTokens {
     entries: Mutex<HashMap<[u8; 32], Entry>>,
 }
 
-fn key(token: &str) -> [u8; 32] {
+/// What the cache knows a token by.
+pub fn token_key(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
 impl VerifiedTokens {
     pub fn get(&self, token: &str, now: DateTime<Utc>) -> Option<AwsIdentity> {
         let mut entries = self.entries.lock().expect("token cache lock");
-        let key = key(token);
+        let key = token_key(token);
         match entries.get(&key) {
             Some((identity, until)) if now <= *until => Some(identity.clone()),
             Some(_) => {
@@ -56,7 +57,7 @@ impl VerifiedTokens {
                 entries.clear();
             }
         }
-        entries.insert(key(token), (identity, until));
+        entries.insert(token_key(token), (identity, until));
     }
 
     pub fn clear(&self) {

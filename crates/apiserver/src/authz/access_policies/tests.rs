@@ -165,3 +165,22 @@ fn without_cluster_roles_policies_grant_nothing() {
             .is_none()
     );
 }
+
+#[test]
+fn rules_reviews_list_what_scoped_grants_allow() {
+    let rules = rules();
+    let grants = [grant(VIEW, &["dev-*"])];
+    let (resource, non_resource) = rules.rules_for(&grants, "dev-1");
+    assert!(resource.iter().any(|r| {
+        r["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x == "pods")
+            && r["verbs"].as_array().unwrap().iter().any(|v| v == "list")
+    }));
+    assert!(non_resource.is_empty());
+    assert_eq!(rules.rules_for(&grants, "prod"), (vec![], vec![]));
+    let (_, non_resource) = rules.rules_for(&[grant(CLUSTER_ADMIN, &[])], "");
+    assert!(!non_resource.is_empty());
+}

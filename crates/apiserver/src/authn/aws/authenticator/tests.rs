@@ -25,6 +25,8 @@ impl CallerIdentitySource for FakeSts {
         cluster_id: &str,
     ) -> Result<CallerIdentity, StsError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        // Long enough for concurrent callers to pile up behind the first.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         let signature = form_urlencoded::parse(request.url.query().unwrap_or_default().as_bytes())
             .find(|(k, _)| k == "X-Amz-Signature")
             .map(|(_, v)| v.into_owned())
@@ -218,4 +220,25 @@ async fn access_policies_follow_the_entry_of_aws_users_only() {
             .access_policies_for(&certificate_user)
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn a_burst_of_requests_with_one_new_token_makes_one_sts_call() {
+    let (authenticator, sts) = authenticator(AuthenticationMode::Api);
+    let alice = token("AKIAALICE", "c1");
+    let users =
+        futures::future::join_all((0..20).map(|_| authenticator.authenticate(&alice, || None)))
+            .await;
+    assert!(
+        users
+            .iter()
+            .all(|u| u.as_ref().is_ok_and(|u| u.name == "alice"))
+    );
+    assert_eq!(sts.calls.load(Ordering::SeqCst), 1);
+    let stranger = token("AKIAUNKNOWN", "c1");
+    let refusals =
+        futures::future::join_all((0..5).map(|_| authenticator.authenticate(&stranger, || None)))
+            .await;
+    assert!(refusals.iter().all(|r| r.is_err()));
+    assert_eq!(sts.calls.load(Ordering::SeqCst), 2);
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use keelson_aws_core::access::{AccessScopeType, ClusterAuthConfig};
+use keelson_aws_core::access::{AccessScope, AccessScopeType, ClusterAuthConfig};
 
 use super::AwsAuthError;
 use super::arn::is_entry_principal;
@@ -27,13 +27,17 @@ pub fn load_cluster_auth_config(path: &Path) -> Result<AuthSettings, AwsAuthErro
     })
 }
 
-pub fn check(file: ClusterAuthConfig) -> Result<AuthSettings, AwsAuthError> {
-    let invalid = |why: String| Err(AwsAuthError::Config(why));
+/// Check a file. Its cluster id and STS endpoints must be right or nothing can be verified;
+/// a bad access entry (or policy association) is dropped with a warning instead, so one
+/// mistake locks out one principal, not every user of the cluster.
+pub fn check(mut file: ClusterAuthConfig) -> Result<AuthSettings, AwsAuthError> {
     if file.cluster_id.trim().is_empty() {
-        return invalid("clusterId must not be empty".into());
+        return Err(AwsAuthError::Config("clusterId must not be empty".into()));
     }
     if file.sts_endpoints.is_empty() {
-        return invalid("stsEndpoints must name at least one STS endpoint".into());
+        return Err(AwsAuthError::Config(
+            "stsEndpoints must name at least one STS endpoint".into(),
+        ));
     }
     let sts_endpoints = file
         .sts_endpoints
@@ -41,46 +45,48 @@ pub fn check(file: ClusterAuthConfig) -> Result<AuthSettings, AwsAuthError> {
         .map(|url| StsEndpoint::parse(url))
         .collect::<Result<Vec<_>, _>>()?;
     let mut seen = std::collections::HashSet::new();
-    for entry in &file.access_entries {
+    file.access_entries.retain_mut(|entry| {
         let arn = &entry.principal_arn;
         if !is_entry_principal(arn) {
-            return invalid(format!(
-                "accessEntries: {arn:?} is not an IAM user or role ARN"
-            ));
+            tracing::warn!(principal = %arn, "access entry ignored: not an IAM user or role ARN");
+            return false;
         }
         if !seen.insert(arn.to_ascii_lowercase()) {
-            return invalid(format!("accessEntries: {arn:?} appears twice"));
+            tracing::warn!(principal = %arn, "access entry ignored: the principal appears twice");
+            return false;
         }
-        for grant in &entry.access_policies {
-            let scope = &grant.access_scope;
-            match scope.scope_type {
-                AccessScopeType::Cluster if !scope.namespaces.is_empty() => {
-                    return invalid(format!(
-                        "accessEntries: {arn:?}: a cluster scope takes no namespaces"
-                    ));
-                }
-                AccessScopeType::Namespace if scope.namespaces.is_empty() => {
-                    return invalid(format!(
-                        "accessEntries: {arn:?}: a namespace scope needs namespaces"
-                    ));
-                }
-                _ => {}
+        entry.access_policies.retain(|grant| match scope_problem(&grant.access_scope) {
+            Some(problem) => {
+                tracing::warn!(principal = %arn, policy = %grant.policy_arn, %problem, "access policy ignored");
+                false
             }
-            if let Some(bad) = scope
-                .namespaces
-                .iter()
-                .find(|ns| ns.is_empty() || ns.trim_end_matches('*').contains('*'))
-            {
-                return invalid(format!(
-                    "accessEntries: {arn:?}: namespace {bad:?} may only end in a * wildcard"
-                ));
-            }
-        }
-    }
+            None => true,
+        });
+        true
+    });
     Ok(AuthSettings {
         file,
         sts_endpoints,
     })
+}
+
+fn scope_problem(scope: &AccessScope) -> Option<&'static str> {
+    match scope.scope_type {
+        AccessScopeType::Cluster if !scope.namespaces.is_empty() => {
+            Some("a cluster scope takes no namespaces")
+        }
+        AccessScopeType::Namespace if scope.namespaces.is_empty() => {
+            Some("a namespace scope needs namespaces")
+        }
+        _ if scope
+            .namespaces
+            .iter()
+            .any(|ns| ns.is_empty() || ns.trim_end_matches('*').contains('*')) =>
+        {
+            Some("namespaces may only end in a * wildcard")
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -126,7 +132,7 @@ mod tests {
     }
 
     #[test]
-    fn bad_files_are_refused() {
+    fn files_without_a_cluster_id_or_trusted_sts_are_refused() {
         let no_id = serde_json::json!({"clusterId": "", "stsEndpoints": ["http://127.0.0.1:1"],
             "authenticationMode": "API", "accessEntries": []});
         assert!(file(no_id).is_err());
@@ -136,26 +142,57 @@ mod tests {
         let clear_text = serde_json::json!({"clusterId": "c", "stsEndpoints": ["http://10.0.0.1:1"],
             "authenticationMode": "API", "accessEntries": []});
         assert!(file(clear_text).is_err());
+    }
+
+    #[test]
+    fn bad_entries_and_scopes_are_dropped_alone() {
+        let good = entry(
+            "arn:aws:iam::1:user/good",
+            serde_json::json!({"type": "cluster"}),
+        );
         let session = entry(
             "arn:aws:sts::1:assumed-role/r/s",
             serde_json::json!({"type": "cluster"}),
         );
-        assert!(file(with_entries(vec![session])).is_err());
         let twice = entry(
-            "arn:aws:iam::1:user/a",
+            "arn:aws:iam::1:user/Twice",
             serde_json::json!({"type": "cluster"}),
         );
-        assert!(file(with_entries(vec![twice.clone(), twice])).is_err());
+        let twice_again = entry(
+            "arn:aws:iam::1:user/twice",
+            serde_json::json!({"type": "cluster"}),
+        );
         let inner_star = entry(
-            "arn:aws:iam::1:user/a",
+            "arn:aws:iam::1:user/star",
             serde_json::json!({"type": "namespace", "namespaces": ["d*v"]}),
         );
-        assert!(file(with_entries(vec![inner_star])).is_err());
         let empty_ns = entry(
-            "arn:aws:iam::1:user/a",
+            "arn:aws:iam::1:user/empty",
             serde_json::json!({"type": "namespace", "namespaces": []}),
         );
-        assert!(file(with_entries(vec![empty_ns])).is_err());
+        let settings = file(with_entries(vec![
+            good,
+            session,
+            twice,
+            twice_again,
+            inner_star,
+            empty_ns,
+        ]))
+        .unwrap();
+        let entries = &settings.file.access_entries;
+        let principals: Vec<&str> = entries.iter().map(|e| e.principal_arn.as_str()).collect();
+        assert_eq!(
+            principals,
+            [
+                "arn:aws:iam::1:user/good",
+                "arn:aws:iam::1:user/Twice",
+                "arn:aws:iam::1:user/star",
+                "arn:aws:iam::1:user/empty",
+            ]
+        );
+        assert_eq!(entries[0].access_policies.len(), 1);
+        assert!(entries[2].access_policies.is_empty());
+        assert!(entries[3].access_policies.is_empty());
     }
 
     #[test]

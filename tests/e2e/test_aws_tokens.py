@@ -37,10 +37,13 @@ class RegionalServer:
 
     region = "us-east-1"
 
-    def __init__(self):
+    def __init__(self, tls=False):
         self.dir = Path(tempfile.mkdtemp(prefix="keelson-regional-"))
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        # The CA of the certificate `keelson server --tls` generates.
+        self.ca_file = self.dir / "data" / "pki" / "ca.crt"
         self.proc = None
         self.account_id = None
 
@@ -48,7 +51,8 @@ class RegionalServer:
         log = open(self.dir / "server.log", "ab")
         self.proc = subprocess.Popen(
             [keelson_bin(), "server", "--data-dir", str(self.dir / "data"),
-             "--listen", f"127.0.0.1:{self.port}", "--region", self.region],
+             "--listen", f"127.0.0.1:{self.port}", "--region", self.region,
+             *(["--tls"] if self.tls else [])],
             stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -66,6 +70,8 @@ class RegionalServer:
         env = dict(os.environ, AWS_SHARED_CREDENTIALS_FILE=str(self.dir / "data" / "credentials"),
                    AWS_CONFIG_FILE=os.devnull, AWS_ENDPOINT_URL=self.url,
                    AWS_DEFAULT_REGION=self.region)
+        if self.tls:
+            env["AWS_CA_BUNDLE"] = str(self.ca_file)
         for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"]:
             env.pop(name, None)
         result = subprocess.run([AWS_CLI, *args, "--output", "json"], capture_output=True,
@@ -402,3 +408,30 @@ def test_tokens_and_signatures_never_reach_the_log(setup):
         assert secret not in log
     for keys in users.values():
         assert keys["SecretAccessKey"] not in log
+
+
+def test_sts_over_https_is_verified_against_trusted_roots():
+    """A TLS STS endpoint: the API server trusts the system roots, or SSL_CERT_FILE's."""
+    server = RegionalServer(tls=True).start()
+    clusters = []
+    try:
+        keys = server.create_user("admin")
+        config = {
+            "clusterId": CLUSTER, "stsEndpoints": [server.url], "authenticationMode": "API",
+            "accessEntries": [entry(f"arn:aws:iam::{server.account_id}:user/admin", "admin",
+                                    [(ADMIN_POLICY, {"type": "cluster"})])],
+        }
+        with mock.patch.dict(os.environ, {"SSL_CERT_FILE": str(server.ca_file)}):
+            trusting = Cluster(server, dict(config))
+        clusters.append(trusting)
+        with mock.patch.dict(os.environ):
+            os.environ.pop("SSL_CERT_FILE", None)
+            untrusting = Cluster(server, dict(config))
+        clusters.append(untrusting)
+        token = trusting.token(keys)
+        assert trusting.status_with_token(token) == 200
+        assert untrusting.status_with_token(token) == 401
+    finally:
+        for cluster in clusters:
+            cluster.cleanup()
+        server.stop()

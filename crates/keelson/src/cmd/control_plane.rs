@@ -46,7 +46,8 @@ pub struct Args {
     #[arg(long, default_value_t = 24)]
     node_cidr_mask_size: u8,
     /// The cluster's AWS authentication file (a ClusterAuthConfig, written by the EKS service):
-    /// signs in users with `aws eks get-token` tokens and applies their access entries.
+    /// signs in users with `aws eks get-token` tokens and applies their access entries. An
+    /// https STS endpoint is trusted through the system's roots (or SSL_CERT_FILE).
     #[arg(long)]
     aws_auth_config: Option<PathBuf>,
 }

@@ -9,92 +9,32 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from unittest import mock
 
 import requests
 import yaml
 
-from conftest import ControlPlane, free_port, keelson_bin
+from aws_support import AWS_CLI, REGION, AwsServer, trust
+from conftest import ControlPlane, keelson_bin
 
 CLUSTER = "aws-e2e"
 ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
 EDIT_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
-# The aws CLI of the test virtualenv (the interpreter running these tests).
-AWS_CLI = shutil.which("aws", path=str(Path(os.sys.executable).parent)) or "aws"
 
 
-class RegionalServer:
-    """A `keelson server` (IAM and STS) on a free loopback port, driven with the aws CLI as
-    its root user."""
+class RegionalServer(AwsServer):
+    """`keelson server` (aws_support's), with the IAM principals these tests need."""
 
-    region = "us-east-1"
-
-    def __init__(self, tls=False):
-        self.dir = Path(tempfile.mkdtemp(prefix="keelson-regional-"))
-        self.port = free_port()
-        self.tls = tls
-        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
-        # The CA of the certificate `keelson server --tls` generates.
-        self.ca_file = self.dir / "data" / "pki" / "ca.crt"
-        self.proc = None
-        self.account_id = None
-
-    def start(self):
-        log = open(self.dir / "server.log", "ab")
-        self.proc = subprocess.Popen(
-            [keelson_bin(), "server", "--data-dir", str(self.dir / "data"),
-             "--listen", f"127.0.0.1:{self.port}", "--region", self.region,
-             *(["--tls"] if self.tls else [])],
-            stdout=subprocess.DEVNULL, stderr=log)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("keelson server exited early:\n" + (self.dir / "server.log").read_text()[-4000:])
-            if (self.dir / "data" / "credentials").exists():
-                result = self.aws("sts", "get-caller-identity", check=False)
-                if result.returncode == 0:
-                    self.account_id = json.loads(result.stdout)["Account"]
-                    return self
-            time.sleep(0.1)
-        raise RuntimeError("keelson server not ready in 30s")
-
-    def aws(self, *args, check=True):
-        env = dict(os.environ, AWS_SHARED_CREDENTIALS_FILE=str(self.dir / "data" / "credentials"),
-                   AWS_CONFIG_FILE=os.devnull, AWS_ENDPOINT_URL=self.url,
-                   AWS_DEFAULT_REGION=self.region)
-        if self.tls:
-            env["AWS_CA_BUNDLE"] = str(self.ca_file)
-        for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"]:
-            env.pop(name, None)
-        result = subprocess.run([AWS_CLI, *args, "--output", "json"], capture_output=True,
-                                text=True, env=env, timeout=60)
-        if check and result.returncode != 0:
-            raise AssertionError(f"aws {' '.join(args)}: {result.stderr}")
-        return result
+    region = REGION
 
     def create_user(self, name):
-        self.aws("iam", "create-user", "--user-name", name)
-        return json.loads(self.aws("iam", "create-access-key", "--user-name", name).stdout)["AccessKey"]
+        return self.create_user_with_key(name)
 
     def create_role(self, name, path, trusted):
-        trust = {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": trusted}, "Action": "sts:AssumeRole"}]}
-        out = self.aws("iam", "create-role", "--role-name", name, "--path", path,
-                       "--assume-role-policy-document", json.dumps(trust)).stdout
-        return json.loads(out)["Role"]["Arn"]
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        return self.aws_json("iam", "create-role", "--role-name", name, "--path", path,
+                             "--assume-role-policy-document", json.dumps(trust(trusted)))["Role"]["Arn"]
 
 
 def entry(arn, username, policies=(), groups=()):

@@ -9,6 +9,7 @@
 pub mod auth;
 mod error;
 mod serve;
+pub mod tls;
 pub mod sigv4;
 
 pub use error::RegionalError;

@@ -10,6 +10,7 @@ botocore's service model, member by member.
 import gzip
 import json
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -317,3 +318,66 @@ def test_errors_through_the_cli(server):
     bad_tag = server.aws("eks", "list-tags-for-resource", "--resource-arn", "arn:aws:eks:us-east-1:1:cluster/x",
                          check=False)
     assert bad_tag.returncode != 0 and "NotFoundException" in bad_tag.stderr
+
+
+def control_plane_pids(data_dir: Path):
+    """The running `keelson control-plane` processes serving clusters under `data_dir`."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if b"control-plane" in args and any(a.startswith(str(data_dir / "clusters").encode()) for a in args):
+            pids.append(int(proc.name))
+    return pids
+
+
+def test_clusters_survive_a_server_restart_and_a_server_kill(server):
+    eks = server.boto3()
+    eks.create_cluster(name="durable", roleArn=role(server), resourcesVpcConfig={"subnetIds": ["subnet-1"]})
+    waiter = eks.get_waiter("cluster_active")
+    waiter.config.delay = 1
+    waiter.wait(name="durable")
+    before = eks.describe_cluster(name="durable")["cluster"]
+    kubeconfig = server.dir / "durable.kubeconfig"
+    server.aws("eks", "update-kubeconfig", "--name", "durable", "--kubeconfig", str(kubeconfig))
+    env = server.env(KUBECONFIG=str(kubeconfig), AWS_ENDPOINT_URL_STS=server.url)
+    kubectl(env, "create", "configmap", "durable", "--from-literal=k=v")
+
+    def check_back():
+        eks = server.boto3()
+        waiter = eks.get_waiter("cluster_active")
+        waiter.config.delay = 1
+        waiter.wait(name="durable")
+        after = eks.describe_cluster(name="durable")["cluster"]
+        assert after["endpoint"] == before["endpoint"]
+        assert after["certificateAuthority"] == before["certificateAuthority"]
+        deadline = time.time() + 30
+        while True:
+            got = kubectl(env, "get", "configmap", "durable", "-o", "jsonpath={.data.k}", check=False)
+            if got.returncode == 0:
+                assert got.stdout == "v"
+                return
+            assert time.time() < deadline, got.stderr
+            time.sleep(0.2)
+
+    # A clean restart stops the control planes with the server and starts them again.
+    server.server.stop()
+    assert control_plane_pids(server.server.data_dir) == []
+    server.server.start()
+    check_back()
+
+    # kill -9 leaves the control plane running; the next server replaces it.
+    orphans = control_plane_pids(server.server.data_dir)
+    assert len(orphans) == 1
+    server.server.stop(signal.SIGKILL)
+    server.server.start()
+    check_back()
+    assert orphans[0] not in control_plane_pids(server.server.data_dir)
+
+    server.server.client("eks", server.admin_keys).delete_cluster(name="durable")
+    waiter = server.boto3().get_waiter("cluster_deleted")
+    waiter.config.delay = 1
+    waiter.wait(name="durable")
+    assert control_plane_pids(server.server.data_dir) == []

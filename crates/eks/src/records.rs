@@ -171,3 +171,155 @@ fn parse<T: serde::de::DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, E
         source,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ClusterStatus, NetworkConfig, VpcConfig};
+    use keelson_aws_core::access::AuthenticationMode;
+
+    fn record(name: &str) -> ClusterRecord {
+        ClusterRecord {
+            name: name.into(),
+            id: "ID".into(),
+            arn: format!("arn:aws:eks:r:1:cluster/{name}"),
+            created_at: 1.5,
+            version: "1.33".into(),
+            target_version: None,
+            platform_version: "eks.1".into(),
+            role_arn: "arn:aws:iam::1:role/r".into(),
+            status: ClusterStatus::Creating,
+            port: 1,
+            ca_pem: None,
+            vpc: VpcConfig {
+                subnet_ids: vec![],
+                security_group_ids: vec![],
+                endpoint_public_access: true,
+                endpoint_private_access: false,
+                public_access_cidrs: vec![],
+            },
+            network: NetworkConfig {
+                service_ipv4_cidr: "10.100.0.0/16".into(),
+                ip_family: "ipv4".into(),
+                elastic_load_balancing: false,
+            },
+            logging: vec![],
+            bootstrap_creator_admin: true,
+            authentication_mode: AuthenticationMode::Api,
+            upgrade_support_type: None,
+            tags: Default::default(),
+            client_request_token: None,
+            health_issues: vec![],
+            access_entries: vec![],
+            updates: vec![],
+        }
+    }
+
+    fn records() -> Records {
+        Records::new(Arc::new(keelson_store::memory::MemStore::new()), "/eks/")
+    }
+
+    #[tokio::test]
+    async fn the_first_response_to_a_token_is_the_one_replayed() {
+        let records = records();
+        let first = serde_json::json!({"n": 1});
+        assert_eq!(records.replay("c", "Op", Some("t")).await.unwrap(), None);
+        records
+            .remember("c", "Op", Some("t"), &first)
+            .await
+            .unwrap();
+        records
+            .remember("c", "Op", Some("t"), &serde_json::json!({"n": 2}))
+            .await
+            .unwrap();
+        assert_eq!(
+            records.replay("c", "Op", Some("t")).await.unwrap(),
+            Some(first)
+        );
+        assert_eq!(
+            records.replay("c", "Op", Some("other")).await.unwrap(),
+            None
+        );
+        assert_eq!(records.replay("c", "Other", Some("t")).await.unwrap(), None);
+        // Without a token nothing is remembered or replayed.
+        records
+            .remember("c", "Op", None, &serde_json::json!({}))
+            .await
+            .unwrap();
+        assert_eq!(records.replay("c", "Op", None).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn deleting_a_cluster_forgets_its_tokens_but_not_a_prefix_sibling() {
+        let records = records();
+        for name in ["c", "c2"] {
+            assert!(records.create(&record(name)).await.unwrap().is_ok());
+            records
+                .remember(name, "Op", Some("t"), &serde_json::json!({}))
+                .await
+                .unwrap();
+        }
+        records.delete("c").await.unwrap();
+        assert!(records.get("c").await.unwrap().is_none());
+        assert_eq!(records.replay("c", "Op", Some("t")).await.unwrap(), None);
+        assert!(
+            records
+                .replay("c2", "Op", Some("t"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_changes_are_all_kept() {
+        let records = records();
+        assert!(records.create(&record("c")).await.unwrap().is_ok());
+        let writers: Vec<_> = (0..8)
+            .map(|i| {
+                let records = records.clone();
+                tokio::spawn(async move {
+                    records
+                        .mutate("c", |r| {
+                            r.tags.insert(format!("k{i}"), "v".into());
+                            Ok(())
+                        })
+                        .await
+                        .unwrap();
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        let (record, _) = records.get("c").await.unwrap().unwrap();
+        assert_eq!(record.tags.len(), 8);
+        let duplicate = records.create(&record).await.unwrap();
+        assert!(duplicate.is_err(), "a second create finds the first");
+        let missing = records.mutate("nope", |_| Ok(())).await.unwrap_err();
+        assert_eq!(missing.status, 404);
+    }
+
+    #[test]
+    fn a_cluster_without_a_ca_yet_omits_endpoint_and_certificate() {
+        let context = crate::model::RenderContext {
+            issuer_base: "http://sts/",
+        };
+        let creating = record("c").render(&context);
+        assert!(creating.get("endpoint").is_none());
+        assert!(creating.get("certificateAuthority").is_none());
+        assert!(creating.get("clientRequestToken").is_none());
+        assert!(creating.get("upgradePolicy").is_none());
+        assert_eq!(
+            creating["identity"]["oidc"]["issuer"],
+            "http://sts/oidc/id/ID"
+        );
+        let mut active = record("c");
+        active.status = ClusterStatus::Active;
+        active.ca_pem = Some("PEM".into());
+        let rendered = active.render(&context);
+        assert_eq!(rendered["endpoint"], "https://127.0.0.1:1");
+        assert_eq!(rendered["certificateAuthority"]["data"], "UEVN");
+        assert!(rendered["createdAt"].is_number());
+    }
+}

@@ -10,7 +10,12 @@ use crate::policy::{Decision, RequestContext, evaluate};
 
 impl Iam {
     /// The condition-key values IAM knows for `principal` in this service.
-    pub(crate) fn context_for(&self, principal: &Principal, action: &str, resource: &str) -> RequestContext {
+    pub(crate) fn context_for(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource: &str,
+    ) -> RequestContext {
         let mut values = HashMap::new();
         let (principal_type, username) = match &principal.kind {
             PrincipalKind::Root => ("Account", None),
@@ -21,10 +26,16 @@ impl Iam {
             values.insert("aws:username".to_string(), name);
         }
         values.insert("aws:userid".into(), principal.user_id.clone());
-        values.insert("aws:principalarn".into(), principal.canonical_arn().to_string());
+        values.insert(
+            "aws:principalarn".into(),
+            principal.canonical_arn().to_string(),
+        );
         values.insert("aws:principalaccount".into(), principal.account_id.clone());
         values.insert("aws:principaltype".into(), principal_type.into());
-        values.insert("aws:securetransport".into(), self.config.secure_transport.to_string());
+        values.insert(
+            "aws:securetransport".into(),
+            self.config.secure_transport.to_string(),
+        );
         values.insert("aws:requestedregion".into(), self.config.region.clone());
         RequestContext {
             action: action.to_string(),
@@ -42,7 +53,9 @@ impl Iam {
         let policies = match &principal.kind {
             PrincipalKind::Root => return Decision::Allow,
             PrincipalKind::User { name } => self.mirror.policies_of(name, false),
-            PrincipalKind::AssumedRole { role_name, .. } => self.mirror.policies_of(role_name, true),
+            PrincipalKind::AssumedRole { role_name, .. } => {
+                self.mirror.policies_of(role_name, true)
+            }
         };
         match policies {
             Some(policies) => evaluate(policies.iter().map(|p| &**p), context),
@@ -51,16 +64,28 @@ impl Iam {
     }
 
     /// `AccessDenied` in IAM's words unless the caller may perform `action` on `resource`.
-    pub fn authorize(&self, principal: &Principal, action: &str, resource: &str) -> Result<(), IamError> {
+    pub fn authorize(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), IamError> {
         let context = self.context_for(principal, action, resource);
         match self.decide(principal, &context) {
             Decision::Allow => Ok(()),
-            decision => Err(IamError::access_denied(denial_message(principal, action, resource, decision))),
+            decision => Err(IamError::access_denied(denial_message(
+                principal, action, resource, decision,
+            ))),
         }
     }
 }
 
-pub(crate) fn denial_message(principal: &Principal, action: &str, resource: &str, decision: Decision) -> String {
+pub(crate) fn denial_message(
+    principal: &Principal,
+    action: &str,
+    resource: &str,
+    decision: Decision,
+) -> String {
     let because = if decision == Decision::ExplicitDeny {
         "with an explicit deny in an identity-based policy".to_string()
     } else {

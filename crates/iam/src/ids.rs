@@ -54,7 +54,9 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// `bytes` random bytes as lower-case hex.
 pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
-    SystemRandom::new().fill(&mut buf).expect("the system random source works");
+    SystemRandom::new()
+        .fill(&mut buf)
+        .expect("the system random source works");
     hex(&buf)
 }
 
@@ -65,10 +67,12 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 #[cfg(test)]

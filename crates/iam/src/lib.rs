@@ -210,8 +210,9 @@ impl Iam {
             return Ok(Resolution::UnknownKey);
         };
         let presented = session_token.map(|t| ids::sha256_hex(t.as_bytes()));
-        let matches = presented
-            .is_some_and(|p| ids::constant_time_eq(p.as_bytes(), session.session_token_sha256.as_bytes()));
+        let matches = presented.is_some_and(|p| {
+            ids::constant_time_eq(p.as_bytes(), session.session_token_sha256.as_bytes())
+        });
         if !matches {
             return Ok(Resolution::InvalidToken);
         }
@@ -257,7 +258,10 @@ async fn bootstrap(store: &dyn Store) -> Result<(Account, Option<RootCredentials
     };
     let key_path = keys::access_key(&key.access_key_id);
     repo::create(store, &key_path, &key, None).await?;
-    if repo::create(store, keys::ACCOUNT, &account, None).await?.is_none() {
+    if repo::create(store, keys::ACCOUNT, &account, None)
+        .await?
+        .is_none()
+    {
         // Another instance created the account first: ours was never handed out.
         store.delete(&key_path, None).await?;
         let (account, _) = repo::get::<Account>(store, keys::ACCOUNT)

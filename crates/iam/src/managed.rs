@@ -44,10 +44,18 @@ impl AwsManagedPolicy {
         let parsed = PARSED.get_or_init(|| {
             AWS_MANAGED
                 .iter()
-                .map(|p| Arc::new(PolicyDocument::parse(p.document, PolicyKind::Identity).expect("built-in policies parse")))
+                .map(|p| {
+                    Arc::new(
+                        PolicyDocument::parse(p.document, PolicyKind::Identity)
+                            .expect("built-in policies parse"),
+                    )
+                })
                 .collect()
         });
-        let index = AWS_MANAGED.iter().position(|p| p.name == self.name).expect("listed");
+        let index = AWS_MANAGED
+            .iter()
+            .position(|p| p.name == self.name)
+            .expect("listed");
         parsed[index].clone()
     }
 }

@@ -52,7 +52,11 @@ fn parse_logged(key: &str, text: &str, kind: PolicyKind) -> Option<Arc<PolicyDoc
     }
 }
 
-fn attached(key: &str, inline: &std::collections::BTreeMap<String, String>, managed: &[String]) -> Attached {
+fn attached(
+    key: &str,
+    inline: &std::collections::BTreeMap<String, String>,
+    managed: &[String],
+) -> Attached {
     Attached {
         inline: inline
             .values()
@@ -66,16 +70,26 @@ fn decode_entry(kv: &KeyValue) -> Option<Entry> {
     let rest = kv.key.strip_prefix(keys::ENTITIES)?;
     let result = if rest.starts_with("users/") {
         serde_json::from_slice::<User>(&kv.value).map(|u| {
-            Entry::User(u.name.to_ascii_lowercase(), attached(&kv.key, &u.inline_policies, &u.attached_policies))
+            Entry::User(
+                u.name.to_ascii_lowercase(),
+                attached(&kv.key, &u.inline_policies, &u.attached_policies),
+            )
         })
     } else if rest.starts_with("roles/") {
         serde_json::from_slice::<Role>(&kv.value).map(|r| {
-            Entry::Role(r.name.to_ascii_lowercase(), attached(&kv.key, &r.inline_policies, &r.attached_policies))
+            Entry::Role(
+                r.name.to_ascii_lowercase(),
+                attached(&kv.key, &r.inline_policies, &r.attached_policies),
+            )
         })
     } else if rest.starts_with("policies/") {
         serde_json::from_slice::<ManagedPolicy>(&kv.value).map(|p| {
-            let doc = parse_logged(&kv.key, &p.document, PolicyKind::Identity)
-                .unwrap_or_else(|| Arc::new(PolicyDocument { statements: Vec::new() }));
+            let doc =
+                parse_logged(&kv.key, &p.document, PolicyKind::Identity).unwrap_or_else(|| {
+                    Arc::new(PolicyDocument {
+                        statements: Vec::new(),
+                    })
+                });
             Entry::Policy(p.arn, doc)
         })
     } else {
@@ -102,7 +116,9 @@ impl State {
 
     fn put(&mut self, kv: &KeyValue) {
         self.remove(&kv.key);
-        let Some(entry) = decode_entry(kv) else { return };
+        let Some(entry) = decode_entry(kv) else {
+            return;
+        };
         match &entry {
             Entry::User(name, a) => drop(self.users.insert(name.clone(), a.clone())),
             Entry::Role(name, a) => drop(self.roles.insert(name.clone(), a.clone())),
@@ -115,7 +131,9 @@ impl State {
 impl Mirror {
     /// Lists the entities once (so the mirror is complete before anything is served) and
     /// returns the mirror with the revision to follow from.
-    pub async fn load(store: &dyn Store) -> Result<(Arc<Mirror>, Revision), keelson_store::StoreError> {
+    pub async fn load(
+        store: &dyn Store,
+    ) -> Result<(Arc<Mirror>, Revision), keelson_store::StoreError> {
         let mirror = Arc::new(Mirror {
             state: RwLock::new(State::default()),
             revision: watch::channel(0).0,
@@ -136,7 +154,12 @@ impl Mirror {
     }
 
     /// Follows the store until `shutdown`; relists after any watch failure.
-    pub async fn follow(self: Arc<Self>, store: Arc<dyn Store>, mut from: Revision, shutdown: CancellationToken) {
+    pub async fn follow(
+        self: Arc<Self>,
+        store: Arc<dyn Store>,
+        mut from: Revision,
+        shutdown: CancellationToken,
+    ) {
         loop {
             let mut events = match store.watch(keys::ENTITIES, from).await {
                 Ok(events) => events,
@@ -178,7 +201,12 @@ impl Mirror {
         }
     }
 
-    async fn pause_and_relist(&self, store: &dyn Store, shutdown: &CancellationToken, from: &mut Revision) -> bool {
+    async fn pause_and_relist(
+        &self,
+        store: &dyn Store,
+        shutdown: &CancellationToken,
+        from: &mut Revision,
+    ) -> bool {
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return false,
@@ -197,7 +225,11 @@ impl Mirror {
     /// Waits (bounded) until the mirror has seen `revision`.
     pub async fn caught_up(&self, revision: Revision) {
         let mut receiver = self.revision.subscribe();
-        let _ = tokio::time::timeout(Duration::from_secs(5), receiver.wait_for(|seen| *seen >= revision)).await;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            receiver.wait_for(|seen| *seen >= revision),
+        )
+        .await;
     }
 
     /// The policies that apply to a user (`role = false`) or role, with managed documents
@@ -205,7 +237,11 @@ impl Mirror {
     pub fn policies_of(&self, name: &str, role: bool) -> Option<Vec<Arc<PolicyDocument>>> {
         let state = self.state.read().expect("mirror lock");
         let key = name.to_ascii_lowercase();
-        let attached = if role { state.roles.get(&key) } else { state.users.get(&key) }?;
+        let attached = if role {
+            state.roles.get(&key)
+        } else {
+            state.users.get(&key)
+        }?;
         let mut docs = attached.inline.clone();
         for arn in &attached.managed_arns {
             if let Some(doc) = state.policies.get(arn) {

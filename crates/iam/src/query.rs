@@ -20,7 +20,14 @@ pub fn request_id<B>(request: &http::Request<B>) -> String {
 
 pub fn random_request_id() -> String {
     let hex = crate::ids::random_hex(16);
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 pub struct QueryRequest {
@@ -52,7 +59,10 @@ impl QueryRequest {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.params.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.params
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     pub fn required(&self, name: &str) -> Result<&str> {
@@ -66,7 +76,10 @@ impl QueryRequest {
 
     pub fn integer(&self, name: &str) -> Result<Option<i64>> {
         self.get(name)
-            .map(|v| v.parse::<i64>().map_err(|_| IamError::validation(format!("{name} must be a number"))))
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| IamError::validation(format!("{name} must be a number")))
+            })
             .transpose()
     }
 }
@@ -90,7 +103,8 @@ impl Xml {
 
     /// `<name>escaped text</name>`
     pub fn text(&mut self, name: &str, value: &str) -> &mut Xml {
-        self.0.push_str(&format!("<{name}>{}</{name}>", xml_escape(value)));
+        self.0
+            .push_str(&format!("<{name}>{}</{name}>", xml_escape(value)));
         self
     }
 
@@ -110,7 +124,12 @@ impl Xml {
     }
 
     /// `<name><member>…</member>…</name>`, as the query protocol renders lists.
-    pub fn members<T>(&mut self, name: &str, items: &[T], mut each: impl FnMut(&mut Xml, &T)) -> &mut Xml {
+    pub fn members<T>(
+        &mut self,
+        name: &str,
+        items: &[T],
+        mut each: impl FnMut(&mut Xml, &T),
+    ) -> &mut Xml {
         self.element(name, |xml| {
             for item in items {
                 xml.element("member", |xml| each(xml, item));
@@ -124,7 +143,12 @@ impl Xml {
 }
 
 /// `<{Action}Response xmlns=…><{Action}Result>…</{Action}Result><ResponseMetadata>…`
-pub fn response(namespace: &str, action: &str, result: Option<String>, request_id: &str) -> http::Response<Bytes> {
+pub fn response(
+    namespace: &str,
+    action: &str,
+    result: Option<String>,
+    request_id: &str,
+) -> http::Response<Bytes> {
     let result = result
         .map(|r| format!("<{action}Result>{r}</{action}Result>"))
         .unwrap_or_default();
@@ -146,7 +170,11 @@ pub fn encode_document(document: &str) -> String {
 }
 
 /// Marker/MaxItems pagination over items sorted by `key`.
-pub fn paginate<T>(items: Vec<T>, query: &QueryRequest, key: impl Fn(&T) -> String) -> Result<(Vec<T>, Option<String>)> {
+pub fn paginate<T>(
+    items: Vec<T>,
+    query: &QueryRequest,
+    key: impl Fn(&T) -> String,
+) -> Result<(Vec<T>, Option<String>)> {
     let max = query.integer("MaxItems")?.unwrap_or(100);
     if !(1..=1000).contains(&max) {
         return Err(IamError::validation("MaxItems must be between 1 and 1000"));

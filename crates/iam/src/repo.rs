@@ -72,7 +72,11 @@ where
 }
 
 /// Deletes `key` if it is still at `revision`; `Ok(false)` when it changed or vanished.
-pub async fn delete_at(store: &dyn Store, key: &str, revision: Revision) -> Result<Option<Revision>> {
+pub async fn delete_at(
+    store: &dyn Store,
+    key: &str,
+    revision: Revision,
+) -> Result<Option<Revision>> {
     match store.delete(key, Some(revision)).await {
         Ok((_, deleted_at)) => Ok(Some(deleted_at)),
         Err(StoreError::Conflict { .. } | StoreError::NotFound) => Ok(None),

@@ -10,7 +10,9 @@ use keelson_aws_core::{AwsService, Principal, PrincipalKind};
 use crate::authz::denial_message;
 use crate::error::{IamError, Result};
 use crate::model::{Role, Session, iso8601, keys};
-use crate::policy::{Decision, PolicyDocument, PolicyKind, TrustCaller, TrustGrant, evaluate_trust};
+use crate::policy::{
+    Decision, PolicyDocument, PolicyKind, TrustCaller, TrustGrant, evaluate_trust,
+};
 use crate::query::{self, QueryRequest, Xml};
 use crate::{Iam, STS_NAMESPACE, ids, repo};
 
@@ -27,7 +29,11 @@ impl StsService {
 
 #[async_trait]
 impl AwsService for StsService {
-    async fn handle(&self, caller: &Principal, request: http::Request<Bytes>) -> http::Response<Bytes> {
+    async fn handle(
+        &self,
+        caller: &Principal,
+        request: http::Request<Bytes>,
+    ) -> http::Response<Bytes> {
         let request_id = query::request_id(&request);
         let query = QueryRequest::parse(&request);
         let wants_json = request
@@ -40,7 +46,11 @@ impl AwsService for StsService {
             "GetCallerIdentity" => Ok(caller_identity_xml(caller)),
             "AssumeRole" => assume_role(&self.iam, caller, &query).await,
             "" => Err(IamError::api(400, "MissingAction", "Missing Action")),
-            other => Err(IamError::api(400, "InvalidAction", format!("Could not find operation {other} for version 2011-06-15"))),
+            other => Err(IamError::api(
+                400,
+                "InvalidAction",
+                format!("Could not find operation {other} for version 2011-06-15"),
+            )),
         };
         match result {
             Ok(result) => query::response(STS_NAMESPACE, &query.action, Some(result), &request_id),
@@ -83,7 +93,9 @@ const CHAINED_MAX_DURATION: i64 = 3600;
 
 fn validate_session_name(name: &str) -> Result<()> {
     let valid = (2..=64).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
     if valid {
         Ok(())
     } else {
@@ -97,16 +109,29 @@ async fn assume_role(iam: &Iam, caller: &Principal, query: &QueryRequest) -> Res
     let role_arn = query.required("RoleArn")?;
     let session_name = query.required("RoleSessionName")?;
     validate_session_name(session_name)?;
-    for unsupported in ["Policy", "PolicyArns.member.1.arn", "Tags.member.1.Key", "SerialNumber", "TokenCode", "SourceIdentity"] {
+    for unsupported in [
+        "Policy",
+        "PolicyArns.member.1.arn",
+        "Tags.member.1.Key",
+        "SerialNumber",
+        "TokenCode",
+        "SourceIdentity",
+    ] {
         if query.get(unsupported).is_some() {
             let parameter = unsupported.split('.').next().unwrap_or(unsupported);
-            return Err(IamError::validation(format!("Keelson does not support the AssumeRole parameter {parameter}")));
+            return Err(IamError::validation(format!(
+                "Keelson does not support the AssumeRole parameter {parameter}"
+            )));
         }
     }
     if caller.is_root() {
-        return Err(IamError::access_denied("Roles may not be assumed by root accounts."));
+        return Err(IamError::access_denied(
+            "Roles may not be assumed by root accounts.",
+        ));
     }
-    let denied = |decision| IamError::access_denied(denial_message(caller, "sts:AssumeRole", role_arn, decision));
+    let denied = |decision| {
+        IamError::access_denied(denial_message(caller, "sts:AssumeRole", role_arn, decision))
+    };
     let role_name = role_arn.rsplit('/').next().unwrap_or_default();
     let role = repo::get::<Role>(&*iam.store, &keys::role(role_name))
         .await?
@@ -115,7 +140,11 @@ async fn assume_role(iam: &Iam, caller: &Principal, query: &QueryRequest) -> Res
         .ok_or_else(|| denied(Decision::ImplicitDeny))?;
 
     let chained = matches!(caller.kind, PrincipalKind::AssumedRole { .. });
-    let max = if chained { CHAINED_MAX_DURATION } else { role.max_session_duration };
+    let max = if chained {
+        CHAINED_MAX_DURATION
+    } else {
+        role.max_session_duration
+    };
     let duration = query.integer("DurationSeconds")?.unwrap_or(3600);
     if duration < MIN_DURATION {
         return Err(IamError::validation(format!(
@@ -124,18 +153,26 @@ async fn assume_role(iam: &Iam, caller: &Principal, query: &QueryRequest) -> Res
     }
     if duration > max {
         return Err(IamError::validation(if chained {
-            format!("The requested DurationSeconds exceeds the {CHAINED_MAX_DURATION} second limit for role chaining.")
+            format!(
+                "The requested DurationSeconds exceeds the {CHAINED_MAX_DURATION} second limit for role chaining."
+            )
         } else {
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.".to_string()
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+                .to_string()
         }));
     }
 
     let mut context = iam.context_for(caller, "sts:AssumeRole", role_arn);
-    context.values.insert("sts:rolesessionname".into(), session_name.to_string());
+    context
+        .values
+        .insert("sts:rolesessionname".into(), session_name.to_string());
     if let Some(external_id) = query.get("ExternalId") {
-        context.values.insert("sts:externalid".into(), external_id.to_string());
+        context
+            .values
+            .insert("sts:externalid".into(), external_id.to_string());
     }
-    let trust = PolicyDocument::parse(&role.assume_role_policy, PolicyKind::Trust).map_err(IamError::malformed_policy)?;
+    let trust = PolicyDocument::parse(&role.assume_role_policy, PolicyKind::Trust)
+        .map_err(IamError::malformed_policy)?;
     let trust_caller = TrustCaller {
         account_id: &caller.account_id,
         arn: &caller.arn,
@@ -168,7 +205,15 @@ async fn assume_role(iam: &Iam, caller: &Principal, query: &QueryRequest) -> Res
     };
     // The store forgets the session a minute after it expires.
     let lease = iam.store.lease_grant(duration + 60).await?;
-    if repo::create(&*iam.store, &keys::session(&session.access_key_id), &session, Some(lease)).await?.is_none() {
+    if repo::create(
+        &*iam.store,
+        &keys::session(&session.access_key_id),
+        &session,
+        Some(lease),
+    )
+    .await?
+    .is_none()
+    {
         return Err(IamError::Contended);
     }
     tracing::info!(role = %role.arn, session = %session_name, caller = %caller.arn, "role assumed");
@@ -180,8 +225,19 @@ async fn assume_role(iam: &Iam, caller: &Principal, query: &QueryRequest) -> Res
             .text("Expiration", &iso8601(&session.expiration));
     });
     xml.element("AssumedRoleUser", |x| {
-        x.text("AssumedRoleId", &format!("{}:{}", role.role_id, session_name))
-            .text("Arn", &format!("arn:aws:sts::{}:assumed-role/{}/{}", iam.account_id(), role.name, session_name));
+        x.text(
+            "AssumedRoleId",
+            &format!("{}:{}", role.role_id, session_name),
+        )
+        .text(
+            "Arn",
+            &format!(
+                "arn:aws:sts::{}:assumed-role/{}/{}",
+                iam.account_id(),
+                role.name,
+                session_name
+            ),
+        );
     });
     Ok(xml.into_string())
 }

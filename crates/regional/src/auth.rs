@@ -67,40 +67,80 @@ impl Failure {
         match self {
             Failure::Signature(SignatureProblem::Missing) => {
                 if query {
-                    AwsError::new(403, "MissingAuthenticationToken", "Request is missing Authentication Token")
+                    AwsError::new(
+                        403,
+                        "MissingAuthenticationToken",
+                        "Request is missing Authentication Token",
+                    )
                 } else {
-                    AwsError::new(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+                    AwsError::new(
+                        403,
+                        "MissingAuthenticationTokenException",
+                        "Missing Authentication Token",
+                    )
                 }
             }
-            Failure::Signature(SignatureProblem::Malformed(message)) => {
-                AwsError::new(403, if query { "IncompleteSignature" } else { "IncompleteSignatureException" }, message.clone())
-            }
-            Failure::Signature(SignatureProblem::Expired(message)) => {
-                AwsError::new(403, if query { "SignatureDoesNotMatch" } else { "InvalidSignatureException" }, message.clone())
-            }
+            Failure::Signature(SignatureProblem::Malformed(message)) => AwsError::new(
+                403,
+                if query {
+                    "IncompleteSignature"
+                } else {
+                    "IncompleteSignatureException"
+                },
+                message.clone(),
+            ),
+            Failure::Signature(SignatureProblem::Expired(message)) => AwsError::new(
+                403,
+                if query {
+                    "SignatureDoesNotMatch"
+                } else {
+                    "InvalidSignatureException"
+                },
+                message.clone(),
+            ),
             Failure::Signature(SignatureProblem::Mismatch) => AwsError::new(
                 403,
                 "SignatureDoesNotMatch",
                 "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
             ),
-            Failure::UnknownKey if query => {
-                AwsError::new(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
-            }
-            Failure::UnknownKey | Failure::InvalidToken if !query => {
-                AwsError::new(403, "UnrecognizedClientException", "The security token included in the request is invalid.")
-            }
-            Failure::UnknownKey | Failure::InvalidToken => {
-                AwsError::new(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
-            }
+            Failure::UnknownKey if query => AwsError::new(
+                403,
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.",
+            ),
+            Failure::UnknownKey | Failure::InvalidToken if !query => AwsError::new(
+                403,
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            ),
+            Failure::UnknownKey | Failure::InvalidToken => AwsError::new(
+                403,
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.",
+            ),
             Failure::ExpiredToken => AwsError::new(
                 403,
-                if query { "ExpiredToken" } else { "ExpiredTokenException" },
+                if query {
+                    "ExpiredToken"
+                } else {
+                    "ExpiredTokenException"
+                },
                 "The security token included in the request is expired",
             ),
-            Failure::UnknownService(service) => {
-                AwsError::new(400, "UnknownServiceException", format!("The service {service} is not served at this endpoint."))
-            }
-            Failure::Internal => AwsError::new(500, if query { "ServiceFailure" } else { "ServiceException" }, "internal failure"),
+            Failure::UnknownService(service) => AwsError::new(
+                400,
+                "UnknownServiceException",
+                format!("The service {service} is not served at this endpoint."),
+            ),
+            Failure::Internal => AwsError::new(
+                500,
+                if query {
+                    "ServiceFailure"
+                } else {
+                    "ServiceException"
+                },
+                "internal failure",
+            ),
         }
     }
 }

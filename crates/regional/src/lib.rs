@@ -9,8 +9,8 @@
 pub mod auth;
 mod error;
 mod serve;
-pub mod tls;
 pub mod sigv4;
+pub mod tls;
 
 pub use error::RegionalError;
 
@@ -84,22 +84,32 @@ impl Regional {
         response
             .headers_mut()
             .entry("x-amzn-requestid")
-            .or_insert_with(|| http::HeaderValue::from_str(&request_id).expect("request ids are ASCII"));
+            .or_insert_with(|| {
+                http::HeaderValue::from_str(&request_id).expect("request ids are ASCII")
+            });
         response
     }
 
-    async fn dispatch(&self, request: http::Request<Bytes>, request_id: &str) -> http::Response<Bytes> {
+    async fn dispatch(
+        &self,
+        request: http::Request<Bytes>,
+        request_id: &str,
+    ) -> http::Response<Bytes> {
         let signed = match sigv4::parse(&request) {
             Ok(signed) => signed,
             Err(problem) => {
                 let protocol = Protocol::guess(&request);
                 tracing::debug!(method = %request.method(), path = %request.uri().path(), ?problem, "unsigned or malformed request");
-                return protocol.render(&Failure::Signature(problem).to_error(protocol), request_id);
+                return protocol
+                    .render(&Failure::Signature(problem).to_error(protocol), request_id);
             }
         };
         let protocol = Protocol::of_service(&signed.service);
         let Some(service) = self.services.get(&signed.service) else {
-            return protocol.render(&Failure::UnknownService(signed.service.clone()).to_error(protocol), request_id);
+            return protocol.render(
+                &Failure::UnknownService(signed.service.clone()).to_error(protocol),
+                request_id,
+            );
         };
         match auth::authenticate(&self.iam, &signed, &request).await {
             Ok(principal) => {
@@ -116,3 +126,6 @@ impl Regional {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

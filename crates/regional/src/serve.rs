@@ -18,7 +18,11 @@ use crate::{MAX_BODY, Regional, RegionalError};
 
 impl Regional {
     /// Serves until `shutdown` is cancelled, then lets open connections finish (bounded).
-    pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> Result<(), RegionalError> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<(), RegionalError> {
         let local = listener.local_addr()?;
         if self.tls.is_none() && !local.ip().is_loopback() {
             return Err(RegionalError::PlainHttpOffLoopback(local));
@@ -27,10 +31,12 @@ impl Regional {
         let regional = Arc::new(self);
         let router = {
             let regional = regional.clone();
-            Router::new().merge(regional.public.clone()).fallback(move |request: Request| {
-                let regional = regional.clone();
-                async move { signed_api(&regional, request).await }
-            })
+            Router::new()
+                .merge(regional.public.clone())
+                .fallback(move |request: Request| {
+                    let regional = regional.clone();
+                    async move { signed_api(&regional, request).await }
+                })
         };
         let connections = TaskTracker::new();
         loop {
@@ -53,7 +59,12 @@ impl Regional {
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                 match acceptor {
                     Some(acceptor) => {
-                        let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(socket)).await {
+                        let tls = match tokio::time::timeout(
+                            Duration::from_secs(10),
+                            acceptor.accept(socket),
+                        )
+                        .await
+                        {
                             Ok(Ok(tls)) => tls,
                             Ok(Err(err)) => {
                                 tracing::debug!(%err, %remote, "TLS handshake failed");
@@ -80,7 +91,8 @@ impl Regional {
 /// Runs one connection; on shutdown, finishes in-flight requests (up to 5 s) and closes it.
 async fn drive<C>(connection: C, shutdown: &CancellationToken)
 where
-    C: std::future::Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>> + GracefulConnection,
+    C: std::future::Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>>
+        + GracefulConnection,
 {
     tokio::pin!(connection);
     tokio::select! {
@@ -119,8 +131,16 @@ async fn signed_api(regional: &Regional, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(body) => body,
-        Err(_) => return (http::StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
+        Err(_) => {
+            return (
+                http::StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large",
+            )
+                .into_response();
+        }
     };
-    let response = regional.handle(http::Request::from_parts(parts, body)).await;
+    let response = regional
+        .handle(http::Request::from_parts(parts, body))
+        .await;
     response.map(axum::body::Body::from).into_response()
 }

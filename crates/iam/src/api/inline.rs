@@ -39,7 +39,11 @@ impl Holder {
     }
 
     /// The holder's inline policies and attached policy ARNs.
-    pub async fn read(self, call: &Call<'_>, name: &str) -> Result<(String, BTreeMap<String, String>, Vec<String>)> {
+    pub async fn read(
+        self,
+        call: &Call<'_>,
+        name: &str,
+    ) -> Result<(String, BTreeMap<String, String>, Vec<String>)> {
         Ok(match self {
             Holder::User => {
                 let (u, _) = users::load(call, name).await?;
@@ -62,16 +66,22 @@ impl Holder {
         let store = &*call.iam.store;
         Ok(match self {
             Holder::User => {
-                repo::modify::<User, _>(store, &keys::user(name), || users::no_such_user(name), |u| {
-                    change(&mut u.inline_policies, &mut u.attached_policies)
-                })
+                repo::modify::<User, _>(
+                    store,
+                    &keys::user(name),
+                    || users::no_such_user(name),
+                    |u| change(&mut u.inline_policies, &mut u.attached_policies),
+                )
                 .await?
                 .1
             }
             Holder::Role => {
-                repo::modify::<Role, _>(store, &keys::role(name), || roles::no_such_role(name), |r| {
-                    change(&mut r.inline_policies, &mut r.attached_policies)
-                })
+                repo::modify::<Role, _>(
+                    store,
+                    &keys::role(name),
+                    || roles::no_such_role(name),
+                    |r| change(&mut r.inline_policies, &mut r.attached_policies),
+                )
                 .await?
                 .1
             }
@@ -91,7 +101,10 @@ pub async fn put(call: &Call<'_>, holder: Holder) -> Result<()> {
     let policy_name = call.query.required("PolicyName")?;
     validate_name("policyName", policy_name, 128)?;
     let document = call.query.required("PolicyDocument")?;
-    call.authorize(&format!("Put{}Policy", holder.noun()), &holder.arn(call, name).await?)?;
+    call.authorize(
+        &format!("Put{}Policy", holder.noun()),
+        &holder.arn(call, name).await?,
+    )?;
     PolicyDocument::parse(document, PolicyKind::Identity).map_err(IamError::malformed_policy)?;
     let revision = holder
         .modify(call, name, |inline, _| {
@@ -106,9 +119,14 @@ pub async fn put(call: &Call<'_>, holder: Holder) -> Result<()> {
 pub async fn get(call: &Call<'_>, holder: Holder) -> Result<String> {
     let name = call.query.required(holder.name_param())?;
     let policy_name = call.query.required("PolicyName")?;
-    call.authorize(&format!("Get{}Policy", holder.noun()), &holder.arn(call, name).await?)?;
+    call.authorize(
+        &format!("Get{}Policy", holder.noun()),
+        &holder.arn(call, name).await?,
+    )?;
     let (stored_name, inline, _) = holder.read(call, name).await?;
-    let document = inline.get(policy_name).ok_or_else(|| no_such_policy(holder, policy_name))?;
+    let document = inline
+        .get(policy_name)
+        .ok_or_else(|| no_such_policy(holder, policy_name))?;
     let mut xml = Xml::new();
     xml.text(holder.name_param(), &stored_name)
         .text("PolicyName", policy_name)
@@ -118,7 +136,10 @@ pub async fn get(call: &Call<'_>, holder: Holder) -> Result<String> {
 
 pub async fn list(call: &Call<'_>, holder: Holder) -> Result<String> {
     let name = call.query.required(holder.name_param())?;
-    call.authorize(&format!("List{}Policies", holder.noun()), &holder.arn(call, name).await?)?;
+    call.authorize(
+        &format!("List{}Policies", holder.noun()),
+        &holder.arn(call, name).await?,
+    )?;
     let (_, inline, _) = holder.read(call, name).await?;
     let names: Vec<&String> = inline.keys().collect();
     let mut xml = Xml::new();
@@ -134,7 +155,10 @@ pub async fn list(call: &Call<'_>, holder: Holder) -> Result<String> {
 pub async fn delete(call: &Call<'_>, holder: Holder) -> Result<()> {
     let name = call.query.required(holder.name_param())?;
     let policy_name = call.query.required("PolicyName")?;
-    call.authorize(&format!("Delete{}Policy", holder.noun()), &holder.arn(call, name).await?)?;
+    call.authorize(
+        &format!("Delete{}Policy", holder.noun()),
+        &holder.arn(call, name).await?,
+    )?;
     let revision = holder
         .modify(call, name, |inline, _| {
             inline

@@ -32,12 +32,21 @@ async fn change_list(
     let store = &*call.iam.store;
     match owner {
         Some(name) => {
-            let (user, _) = repo::modify::<User, _>(store, &keys::user(name), || no_such_user(name), |u| change(&mut u.access_keys)).await?;
+            let (user, _) = repo::modify::<User, _>(
+                store,
+                &keys::user(name),
+                || no_such_user(name),
+                |u| change(&mut u.access_keys),
+            )
+            .await?;
             Ok(user.access_keys)
         }
         None => {
             let missing = || IamError::no_such_entity("the account record is missing");
-            let (account, _) = repo::modify::<Account, _>(store, keys::ACCOUNT, missing, |a| change(&mut a.root_access_keys)).await?;
+            let (account, _) = repo::modify::<Account, _>(store, keys::ACCOUNT, missing, |a| {
+                change(&mut a.root_access_keys)
+            })
+            .await?;
             Ok(account.root_access_keys)
         }
     }
@@ -46,8 +55,15 @@ async fn change_list(
 async fn key_ids(call: &Call<'_>, owner: &Owner) -> Result<Vec<String>> {
     let store = &*call.iam.store;
     match owner {
-        Some(name) => Ok(repo::get::<User>(store, &keys::user(name)).await?.ok_or_else(|| no_such_user(name))?.0.access_keys),
-        None => Ok(repo::get::<Account>(store, keys::ACCOUNT).await?.map(|(a, _)| a.root_access_keys).unwrap_or_default()),
+        Some(name) => Ok(repo::get::<User>(store, &keys::user(name))
+            .await?
+            .ok_or_else(|| no_such_user(name))?
+            .0
+            .access_keys),
+        None => Ok(repo::get::<Account>(store, keys::ACCOUNT)
+            .await?
+            .map(|(a, _)| a.root_access_keys)
+            .unwrap_or_default()),
     }
 }
 
@@ -65,9 +81,14 @@ fn no_such_key(id: &str) -> IamError {
 
 /// The key record, if it belongs to `owner`.
 async fn owned_key(call: &Call<'_>, owner: &Owner, id: &str) -> Result<Option<(AccessKey, i64)>> {
-    Ok(repo::get::<AccessKey>(&*call.iam.store, &keys::access_key(id))
-        .await?
-        .filter(|(key, _)| key.user_name.as_deref().map(str::to_ascii_lowercase) == owner.as_deref().map(str::to_ascii_lowercase)))
+    Ok(
+        repo::get::<AccessKey>(&*call.iam.store, &keys::access_key(id))
+            .await?
+            .filter(|(key, _)| {
+                key.user_name.as_deref().map(str::to_ascii_lowercase)
+                    == owner.as_deref().map(str::to_ascii_lowercase)
+            }),
+    )
 }
 
 fn metadata_xml(xml: &mut Xml, key: &AccessKey) {
@@ -81,7 +102,13 @@ pub async fn create(call: &Call<'_>) -> Result<String> {
     let owner = target_user(call)?;
     authorize(call, "CreateAccessKey", &owner).await?;
     let user_name = match &owner {
-        Some(name) => Some(repo::get::<User>(&*call.iam.store, &keys::user(name)).await?.ok_or_else(|| no_such_user(name))?.0.name),
+        Some(name) => Some(
+            repo::get::<User>(&*call.iam.store, &keys::user(name))
+                .await?
+                .ok_or_else(|| no_such_user(name))?
+                .0
+                .name,
+        ),
         None => None,
     };
     let mut key = AccessKey {
@@ -95,13 +122,20 @@ pub async fn create(call: &Call<'_>) -> Result<String> {
     // compare-and-swap on the owner) succeeded, so a crash or a lost race never leaves a
     // usable key outside the owner's list.
     let path = keys::access_key(&key.access_key_id);
-    if repo::create(&*call.iam.store, &path, &key, None).await?.is_none() {
+    if repo::create(&*call.iam.store, &path, &key, None)
+        .await?
+        .is_none()
+    {
         return Err(IamError::Contended);
     }
     let id = key.access_key_id.clone();
     let listed = change_list(call, &owner, |list| {
         if list.len() >= KEYS_PER_USER {
-            return Err(IamError::api(409, "LimitExceeded", format!("Cannot exceed quota for AccessKeysPerUser: {KEYS_PER_USER}")));
+            return Err(IamError::api(
+                409,
+                "LimitExceeded",
+                format!("Cannot exceed quota for AccessKeysPerUser: {KEYS_PER_USER}"),
+            ));
         }
         list.push(id.clone());
         Ok(())
@@ -111,10 +145,15 @@ pub async fn create(call: &Call<'_>) -> Result<String> {
         remove_record(call, &id).await?;
         return Err(err);
     }
-    repo::modify::<AccessKey, _>(&*call.iam.store, &path, || no_such_key(&id), |k| {
-        k.active = true;
-        Ok(())
-    })
+    repo::modify::<AccessKey, _>(
+        &*call.iam.store,
+        &path,
+        || no_such_key(&id),
+        |k| {
+            k.active = true;
+            Ok(())
+        },
+    )
     .await?;
     key.active = true;
     let mut xml = Xml::new();
@@ -146,16 +185,27 @@ pub async fn update(call: &Call<'_>) -> Result<()> {
     let active = match call.query.required("Status")? {
         "Active" => true,
         "Inactive" => false,
-        other => return Err(IamError::validation(format!("Value '{other}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]"))),
+        other => {
+            return Err(IamError::validation(format!(
+                "Value '{other}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]"
+            )));
+        }
     };
     authorize(call, "UpdateAccessKey", &owner).await?;
-    if owned_key(call, &owner, id).await?.is_none() || !key_ids(call, &owner).await?.iter().any(|k| k == id) {
+    if owned_key(call, &owner, id).await?.is_none()
+        || !key_ids(call, &owner).await?.iter().any(|k| k == id)
+    {
         return Err(no_such_key(id));
     }
-    repo::modify::<AccessKey, _>(&*call.iam.store, &keys::access_key(id), || no_such_key(id), |k| {
-        k.active = active;
-        Ok(())
-    })
+    repo::modify::<AccessKey, _>(
+        &*call.iam.store,
+        &keys::access_key(id),
+        || no_such_key(id),
+        |k| {
+            k.active = active;
+            Ok(())
+        },
+    )
     .await?;
     Ok(())
 }

@@ -83,11 +83,13 @@ async fn find(call: &Call<'_>, arn: &str) -> Result<Option<Shown>> {
     if !arn.starts_with(&own_prefix) {
         return Ok(None);
     }
-    Ok(repo::get::<ManagedPolicy>(&*call.iam.store, &keys::policy(policy_name(arn)))
-        .await?
-        .map(|(p, _)| p)
-        .filter(|p| p.arn == arn)
-        .map(|p| Shown::customer(&p)))
+    Ok(
+        repo::get::<ManagedPolicy>(&*call.iam.store, &keys::policy(policy_name(arn)))
+            .await?
+            .map(|(p, _)| p)
+            .filter(|p| p.arn == arn)
+            .map(|p| Shown::customer(&p)),
+    )
 }
 
 pub async fn create(call: &Call<'_>) -> Result<String> {
@@ -108,7 +110,8 @@ pub async fn create(call: &Call<'_>) -> Result<String> {
         document: document.to_string(),
         description: call.query.get("Description").map(str::to_string),
     };
-    let Some(revision) = repo::create(&*call.iam.store, &keys::policy(name), &policy, None).await? else {
+    let Some(revision) = repo::create(&*call.iam.store, &keys::policy(name), &policy, None).await?
+    else {
         return Err(IamError::already_exists(format!(
             "A policy called {name} already exists. Duplicate names are not allowed."
         )));
@@ -122,7 +125,9 @@ pub async fn create(call: &Call<'_>) -> Result<String> {
 pub async fn get(call: &Call<'_>) -> Result<String> {
     let arn = call.query.required("PolicyArn")?;
     call.authorize("GetPolicy", arn)?;
-    let shown = find(call, arn).await?.ok_or_else(|| IamError::no_such_entity(format!("Policy {arn} was not found.")))?;
+    let shown = find(call, arn)
+        .await?
+        .ok_or_else(|| IamError::no_such_entity(format!("Policy {arn} was not found.")))?;
     let attachments = call.iam.mirror.attachment_count(arn);
     let mut xml = Xml::new();
     xml.element("Policy", |x| shown.xml(x, attachments));
@@ -133,9 +138,14 @@ pub async fn get_version(call: &Call<'_>) -> Result<String> {
     let arn = call.query.required("PolicyArn")?;
     let version = call.query.required("VersionId")?;
     call.authorize("GetPolicyVersion", arn)?;
-    let shown = find(call, arn).await?.filter(|_| version == "v1").ok_or_else(|| {
-        IamError::no_such_entity(format!("Policy {arn} version {version} does not exist or is not attachable."))
-    })?;
+    let shown = find(call, arn)
+        .await?
+        .filter(|_| version == "v1")
+        .ok_or_else(|| {
+            IamError::no_such_entity(format!(
+                "Policy {arn} version {version} does not exist or is not attachable."
+            ))
+        })?;
     let mut xml = Xml::new();
     xml.element("PolicyVersion", |x| {
         x.text("Document", &encode_document(&shown.document))
@@ -156,7 +166,8 @@ pub async fn list(call: &Call<'_>) -> Result<String> {
         shown.extend(AWS_MANAGED.iter().map(Shown::aws));
     }
     if scope == "All" || scope == "Local" {
-        let own: Vec<ManagedPolicy> = repo::list(&*call.iam.store, &format!("{}policies/", keys::ENTITIES)).await?;
+        let own: Vec<ManagedPolicy> =
+            repo::list(&*call.iam.store, &format!("{}policies/", keys::ENTITIES)).await?;
         shown.extend(own.iter().map(Shown::customer));
     }
     let mirror = &call.iam.mirror;
@@ -181,14 +192,25 @@ pub async fn delete(call: &Call<'_>) -> Result<()> {
     let arn = call.query.required("PolicyArn")?;
     call.authorize("DeletePolicy", arn)?;
     if aws_managed(arn).is_some() {
-        return Err(IamError::api(400, "InvalidInput", "AWS-managed policies cannot be deleted."));
+        return Err(IamError::api(
+            400,
+            "InvalidInput",
+            "AWS-managed policies cannot be deleted.",
+        ));
     }
     let key = keys::policy(policy_name(arn));
-    let Some((policy, revision)) = repo::get::<ManagedPolicy>(&*call.iam.store, &key).await?.filter(|(p, _)| p.arn == arn) else {
-        return Err(IamError::no_such_entity(format!("Policy {arn} was not found.")));
+    let Some((policy, revision)) = repo::get::<ManagedPolicy>(&*call.iam.store, &key)
+        .await?
+        .filter(|(p, _)| p.arn == arn)
+    else {
+        return Err(IamError::no_such_entity(format!(
+            "Policy {arn} was not found."
+        )));
     };
     if call.iam.mirror.attachment_count(&policy.arn) > 0 {
-        return Err(IamError::delete_conflict("Cannot delete a policy attached to entities."));
+        return Err(IamError::delete_conflict(
+            "Cannot delete a policy attached to entities.",
+        ));
     }
     match repo::delete_at(&*call.iam.store, &key, revision).await? {
         Some(deleted) => {
@@ -204,17 +226,25 @@ pub async fn attach(call: &Call<'_>, holder: Holder, attach: bool) -> Result<()>
     let name = call.query.required(holder.name_param())?;
     let arn = call.query.required("PolicyArn")?;
     let verb = if attach { "Attach" } else { "Detach" };
-    call.authorize(&format!("{verb}{}Policy", holder.noun()), &holder.arn(call, name).await?)?;
+    call.authorize(
+        &format!("{verb}{}Policy", holder.noun()),
+        &holder.arn(call, name).await?,
+    )?;
     if attach && find(call, arn).await?.is_none() {
         return Err(no_such_policy(arn));
     }
-    let quota = format!("Cannot exceed quota for PoliciesPer{}: {ATTACHED_PER_ENTITY}", holder.noun());
+    let quota = format!(
+        "Cannot exceed quota for PoliciesPer{}: {ATTACHED_PER_ENTITY}",
+        holder.noun()
+    );
     let revision = holder
         .modify(call, name, |_, attached| {
             let present = attached.iter().any(|a| a == arn);
             match (attach, present) {
                 (true, true) => Ok(()),
-                (true, false) if attached.len() >= ATTACHED_PER_ENTITY => Err(IamError::api(409, "LimitExceeded", quota.clone())),
+                (true, false) if attached.len() >= ATTACHED_PER_ENTITY => {
+                    Err(IamError::api(409, "LimitExceeded", quota.clone()))
+                }
                 (true, false) => {
                     attached.push(arn.to_string());
                     Ok(())
@@ -223,7 +253,9 @@ pub async fn attach(call: &Call<'_>, holder: Holder, attach: bool) -> Result<()>
                     attached.retain(|a| a != arn);
                     Ok(())
                 }
-                (false, false) => Err(IamError::no_such_entity(format!("Policy {arn} was not found."))),
+                (false, false) => Err(IamError::no_such_entity(format!(
+                    "Policy {arn} was not found."
+                ))),
             }
         })
         .await?;
@@ -233,11 +265,15 @@ pub async fn attach(call: &Call<'_>, holder: Holder, attach: bool) -> Result<()>
 
 pub async fn list_attached(call: &Call<'_>, holder: Holder) -> Result<String> {
     let name = call.query.required(holder.name_param())?;
-    call.authorize(&format!("ListAttached{}Policies", holder.noun()), &holder.arn(call, name).await?)?;
+    call.authorize(
+        &format!("ListAttached{}Policies", holder.noun()),
+        &holder.arn(call, name).await?,
+    )?;
     let (_, _, attached) = holder.read(call, name).await?;
     let mut xml = Xml::new();
     xml.members("AttachedPolicies", &attached, |x, arn| {
-        x.text("PolicyName", policy_name(arn)).text("PolicyArn", arn);
+        x.text("PolicyName", policy_name(arn))
+            .text("PolicyArn", arn);
     });
     xml.text("IsTruncated", "false");
     Ok(xml.into_string())

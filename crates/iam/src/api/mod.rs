@@ -36,7 +36,8 @@ pub(crate) struct Call<'a> {
 
 impl Call<'_> {
     pub fn authorize(&self, action: &str, resource: &str) -> Result<()> {
-        self.iam.authorize(self.caller, &format!("iam:{action}"), resource)
+        self.iam
+            .authorize(self.caller, &format!("iam:{action}"), resource)
     }
 
     pub fn arn(&self, kind: &str, path: &str, name: &str) -> String {
@@ -52,10 +53,18 @@ impl Call<'_> {
 
 #[async_trait]
 impl AwsService for IamService {
-    async fn handle(&self, caller: &Principal, request: http::Request<Bytes>) -> http::Response<Bytes> {
+    async fn handle(
+        &self,
+        caller: &Principal,
+        request: http::Request<Bytes>,
+    ) -> http::Response<Bytes> {
         let request_id = query::request_id(&request);
         let query = QueryRequest::parse(&request);
-        let call = Call { iam: &self.iam, caller, query: &query };
+        let call = Call {
+            iam: &self.iam,
+            caller,
+            query: &query,
+        };
         match dispatch(&call).await {
             Ok(result) => query::response(IAM_NAMESPACE, &query.action, result, &request_id),
             Err(error) => error.into_aws().to_query_xml(IAM_NAMESPACE, &request_id),
@@ -68,7 +77,14 @@ async fn dispatch(call: &Call<'_>) -> Result<Option<String>> {
     if let Some(version) = call.query.get("Version")
         && version != "2010-05-08"
     {
-        return Err(IamError::api(400, "InvalidAction", format!("Could not find operation {} for version {version}", call.query.action)));
+        return Err(IamError::api(
+            400,
+            "InvalidAction",
+            format!(
+                "Could not find operation {} for version {version}",
+                call.query.action
+            ),
+        ));
     }
     match call.query.action.as_str() {
         "CreateUser" => users::create(call).await.map(Some),
@@ -87,24 +103,44 @@ async fn dispatch(call: &Call<'_>) -> Result<Option<String>> {
         "PutUserPolicy" => inline::put(call, inline::Holder::User).await.map(|()| None),
         "GetUserPolicy" => inline::get(call, inline::Holder::User).await.map(Some),
         "ListUserPolicies" => inline::list(call, inline::Holder::User).await.map(Some),
-        "DeleteUserPolicy" => inline::delete(call, inline::Holder::User).await.map(|()| None),
+        "DeleteUserPolicy" => inline::delete(call, inline::Holder::User)
+            .await
+            .map(|()| None),
         "PutRolePolicy" => inline::put(call, inline::Holder::Role).await.map(|()| None),
         "GetRolePolicy" => inline::get(call, inline::Holder::Role).await.map(Some),
         "ListRolePolicies" => inline::list(call, inline::Holder::Role).await.map(Some),
-        "DeleteRolePolicy" => inline::delete(call, inline::Holder::Role).await.map(|()| None),
+        "DeleteRolePolicy" => inline::delete(call, inline::Holder::Role)
+            .await
+            .map(|()| None),
         "CreatePolicy" => managed::create(call).await.map(Some),
         "GetPolicy" => managed::get(call).await.map(Some),
         "GetPolicyVersion" => managed::get_version(call).await.map(Some),
         "ListPolicies" => managed::list(call).await.map(Some),
         "DeletePolicy" => managed::delete(call).await.map(|()| None),
-        "AttachUserPolicy" => managed::attach(call, inline::Holder::User, true).await.map(|()| None),
-        "DetachUserPolicy" => managed::attach(call, inline::Holder::User, false).await.map(|()| None),
-        "AttachRolePolicy" => managed::attach(call, inline::Holder::Role, true).await.map(|()| None),
-        "DetachRolePolicy" => managed::attach(call, inline::Holder::Role, false).await.map(|()| None),
-        "ListAttachedUserPolicies" => managed::list_attached(call, inline::Holder::User).await.map(Some),
-        "ListAttachedRolePolicies" => managed::list_attached(call, inline::Holder::Role).await.map(Some),
+        "AttachUserPolicy" => managed::attach(call, inline::Holder::User, true)
+            .await
+            .map(|()| None),
+        "DetachUserPolicy" => managed::attach(call, inline::Holder::User, false)
+            .await
+            .map(|()| None),
+        "AttachRolePolicy" => managed::attach(call, inline::Holder::Role, true)
+            .await
+            .map(|()| None),
+        "DetachRolePolicy" => managed::attach(call, inline::Holder::Role, false)
+            .await
+            .map(|()| None),
+        "ListAttachedUserPolicies" => managed::list_attached(call, inline::Holder::User)
+            .await
+            .map(Some),
+        "ListAttachedRolePolicies" => managed::list_attached(call, inline::Holder::Role)
+            .await
+            .map(Some),
         "" => Err(IamError::api(400, "MissingAction", "Missing Action")),
-        other => Err(IamError::api(400, "InvalidAction", format!("Could not find operation {other} for version 2010-05-08"))),
+        other => Err(IamError::api(
+            400,
+            "InvalidAction",
+            format!("Could not find operation {other} for version 2010-05-08"),
+        )),
     }
 }
 
@@ -112,7 +148,9 @@ async fn dispatch(call: &Call<'_>) -> Result<Option<String>> {
 pub(crate) fn validate_name(field: &str, name: &str, max: usize) -> Result<()> {
     let valid = !name.is_empty()
         && name.len() <= max
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
     if valid {
         Ok(())
     } else {

@@ -17,7 +17,10 @@ pub(crate) fn role_xml(xml: &mut Xml, role: &Role) {
         .text("RoleId", &role.role_id)
         .text("Arn", &role.arn)
         .text("CreateDate", &iso8601(&role.created))
-        .text("AssumeRolePolicyDocument", &encode_document(&role.assume_role_policy))
+        .text(
+            "AssumeRolePolicyDocument",
+            &encode_document(&role.assume_role_policy),
+        )
         .optional("Description", role.description.as_deref())
         .text("MaxSessionDuration", &role.max_session_duration.to_string());
 }
@@ -52,9 +55,14 @@ pub async fn create(call: &Call<'_>) -> Result<String> {
     let path = call.query.get("Path").unwrap_or("/");
     validate_path(path)?;
     let document = call.query.required("AssumeRolePolicyDocument")?;
-    let max_session_duration = call.query.integer("MaxSessionDuration")?.unwrap_or(DEFAULT_MAX_SESSION);
+    let max_session_duration = call
+        .query
+        .integer("MaxSessionDuration")?
+        .unwrap_or(DEFAULT_MAX_SESSION);
     if !(3600..=43200).contains(&max_session_duration) {
-        return Err(IamError::validation("MaxSessionDuration must be between 3600 and 43200 seconds"));
+        return Err(IamError::validation(
+            "MaxSessionDuration must be between 3600 and 43200 seconds",
+        ));
     }
     let arn = call.arn("role", path, name);
     call.authorize("CreateRole", &arn)?;
@@ -71,8 +79,11 @@ pub async fn create(call: &Call<'_>) -> Result<String> {
         inline_policies: Default::default(),
         attached_policies: Vec::new(),
     };
-    let Some(revision) = repo::create(&*call.iam.store, &keys::role(name), &role, None).await? else {
-        return Err(IamError::already_exists(format!("Role with name {name} already exists.")));
+    let Some(revision) = repo::create(&*call.iam.store, &keys::role(name), &role, None).await?
+    else {
+        return Err(IamError::already_exists(format!(
+            "Role with name {name} already exists."
+        )));
     };
     call.written(revision).await;
     let mut xml = Xml::new();
@@ -92,12 +103,13 @@ pub async fn get(call: &Call<'_>) -> Result<String> {
 pub async fn list(call: &Call<'_>) -> Result<String> {
     let prefix = call.query.get("PathPrefix").unwrap_or("/");
     call.authorize("ListRoles", &call.arn("role", "/", ""))?;
-    let mut roles: Vec<Role> = repo::list(&*call.iam.store, &format!("{}roles/", keys::ENTITIES)).await?;
+    let mut roles: Vec<Role> =
+        repo::list(&*call.iam.store, &format!("{}roles/", keys::ENTITIES)).await?;
     roles.retain(|r| r.path.starts_with(prefix));
     roles.sort_by_key(|r| r.name.to_ascii_lowercase());
     let (page, next) = paginate(roles, call.query, |r| r.name.to_ascii_lowercase())?;
     let mut xml = Xml::new();
-    xml.members("Roles", &page, |x, r| role_xml(x, r));
+    xml.members("Roles", &page, role_xml);
     truncation(&mut xml, &next);
     Ok(xml.into_string())
 }
@@ -108,12 +120,18 @@ pub async fn delete(call: &Call<'_>) -> Result<()> {
     for _ in 0..16 {
         let (role, revision) = load(call, name).await?;
         if !role.inline_policies.is_empty() {
-            return Err(IamError::delete_conflict("Cannot delete entity, must delete policies first."));
+            return Err(IamError::delete_conflict(
+                "Cannot delete entity, must delete policies first.",
+            ));
         }
         if !role.attached_policies.is_empty() {
-            return Err(IamError::delete_conflict("Cannot delete entity, must detach all policies first."));
+            return Err(IamError::delete_conflict(
+                "Cannot delete entity, must detach all policies first.",
+            ));
         }
-        if let Some(deleted) = repo::delete_at(&*call.iam.store, &keys::role(name), revision).await? {
+        if let Some(deleted) =
+            repo::delete_at(&*call.iam.store, &keys::role(name), revision).await?
+        {
             call.written(deleted).await;
             return Ok(());
         }
@@ -126,10 +144,15 @@ pub async fn update_trust(call: &Call<'_>) -> Result<()> {
     let document = call.query.required("PolicyDocument")?;
     call.authorize("UpdateAssumeRolePolicy", &role_arn(call, name).await?)?;
     trust_policy(document)?;
-    repo::modify::<Role, _>(&*call.iam.store, &keys::role(name), || no_such_role(name), |r| {
-        r.assume_role_policy = document.to_string();
-        Ok(())
-    })
+    repo::modify::<Role, _>(
+        &*call.iam.store,
+        &keys::role(name),
+        || no_such_role(name),
+        |r| {
+            r.assume_role_policy = document.to_string();
+            Ok(())
+        },
+    )
     .await?;
     Ok(())
 }

@@ -67,8 +67,11 @@ pub async fn create(call: &Call<'_>) -> Result<String> {
         inline_policies: Default::default(),
         attached_policies: Vec::new(),
     };
-    let Some(revision) = repo::create(&*call.iam.store, &keys::user(name), &user, None).await? else {
-        return Err(IamError::already_exists(format!("User with name {name} already exists.")));
+    let Some(revision) = repo::create(&*call.iam.store, &keys::user(name), &user, None).await?
+    else {
+        return Err(IamError::already_exists(format!(
+            "User with name {name} already exists."
+        )));
     };
     call.written(revision).await;
     let mut xml = Xml::new();
@@ -100,12 +103,13 @@ pub async fn get(call: &Call<'_>) -> Result<String> {
 pub async fn list(call: &Call<'_>) -> Result<String> {
     let prefix = call.query.get("PathPrefix").unwrap_or("/");
     call.authorize("ListUsers", &call.arn("user", "/", ""))?;
-    let mut users: Vec<User> = repo::list(&*call.iam.store, &format!("{}users/", keys::ENTITIES)).await?;
+    let mut users: Vec<User> =
+        repo::list(&*call.iam.store, &format!("{}users/", keys::ENTITIES)).await?;
     users.retain(|u| u.path.starts_with(prefix));
-    users.sort_by(|a, b| a.name.to_ascii_lowercase().cmp(&b.name.to_ascii_lowercase()));
+    users.sort_by_key(|u| u.name.to_ascii_lowercase());
     let (page, next) = paginate(users, call.query, |u| u.name.to_ascii_lowercase())?;
     let mut xml = Xml::new();
-    xml.members("Users", &page, |x, u| user_xml(x, u));
+    xml.members("Users", &page, user_xml);
     truncation(&mut xml, &next);
     Ok(xml.into_string())
 }
@@ -116,15 +120,23 @@ pub async fn delete(call: &Call<'_>) -> Result<()> {
     for _ in 0..16 {
         let (user, revision) = load(call, name).await?;
         if !user.access_keys.is_empty() {
-            return Err(IamError::delete_conflict("Cannot delete entity, must delete access keys first."));
+            return Err(IamError::delete_conflict(
+                "Cannot delete entity, must delete access keys first.",
+            ));
         }
         if !user.inline_policies.is_empty() {
-            return Err(IamError::delete_conflict("Cannot delete entity, must delete policies first."));
+            return Err(IamError::delete_conflict(
+                "Cannot delete entity, must delete policies first.",
+            ));
         }
         if !user.attached_policies.is_empty() {
-            return Err(IamError::delete_conflict("Cannot delete entity, must detach all policies first."));
+            return Err(IamError::delete_conflict(
+                "Cannot delete entity, must detach all policies first.",
+            ));
         }
-        if let Some(deleted) = repo::delete_at(&*call.iam.store, &keys::user(name), revision).await? {
+        if let Some(deleted) =
+            repo::delete_at(&*call.iam.store, &keys::user(name), revision).await?
+        {
             call.written(deleted).await;
             return Ok(());
         }

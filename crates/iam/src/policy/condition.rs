@@ -82,11 +82,12 @@ impl Condition {
                 Some(base) if base != "Null" => (base, true),
                 _ => (name.as_str(), false),
             };
-            let operator = Operator::parse(base).ok_or_else(|| {
-                format!("Condition operator {name} is not supported by Keelson.")
-            })?;
+            let operator = Operator::parse(base)
+                .ok_or_else(|| format!("Condition operator {name} is not supported by Keelson."))?;
             let Value::Object(keys) = keys else {
-                return Err(format!("Syntax errors in policy: {name} must map keys to values."));
+                return Err(format!(
+                    "Syntax errors in policy: {name} must map keys to values."
+                ));
             };
             for (key, values) in keys {
                 let lower = key.to_ascii_lowercase();

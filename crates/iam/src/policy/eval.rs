@@ -191,8 +191,16 @@ mod tests {
         assert!(wildcard_match("iam:Get*", "iam:GetUser", false));
         assert!(wildcard_match("iam:get*", "IAM:GetUser", true));
         assert!(!wildcard_match("iam:get*", "IAM:GetUser", false));
-        assert!(wildcard_match("arn:aws:iam::1:user/?ob", "arn:aws:iam::1:user/bob", false));
-        assert!(!wildcard_match("arn:aws:iam::1:user/?ob", "arn:aws:iam::1:user/bbob", false));
+        assert!(wildcard_match(
+            "arn:aws:iam::1:user/?ob",
+            "arn:aws:iam::1:user/bob",
+            false
+        ));
+        assert!(!wildcard_match(
+            "arn:aws:iam::1:user/?ob",
+            "arn:aws:iam::1:user/bbob",
+            false
+        ));
         assert!(wildcard_match("*", "", false));
         assert!(wildcard_match("a*b*c", "aXXbYYbc", false));
         assert!(!wildcard_match("a*b*c", "aXXbYYb", false));
@@ -211,7 +219,10 @@ mod tests {
         assert_eq!(evaluate([&allow, &deny], &get), Decision::Allow);
         assert_eq!(evaluate([&deny], &get), Decision::ImplicitDeny);
         assert_eq!(evaluate([], &get), Decision::ImplicitDeny);
-        assert_eq!(evaluate([&allow], &request("eks:ListClusters", "*")), Decision::ImplicitDeny);
+        assert_eq!(
+            evaluate([&allow], &request("eks:ListClusters", "*")),
+            Decision::ImplicitDeny
+        );
     }
 
     #[test]
@@ -220,14 +231,26 @@ mod tests {
             r#"{"Statement":[{"Effect":"Allow","NotAction":"iam:*","NotResource":"arn:aws:eks:*:1:cluster/secret"}]}"#,
         );
         assert_eq!(
-            evaluate([&policy], &request("eks:DescribeCluster", "arn:aws:eks:us-east-1:1:cluster/c1")),
+            evaluate(
+                [&policy],
+                &request("eks:DescribeCluster", "arn:aws:eks:us-east-1:1:cluster/c1")
+            ),
             Decision::Allow
         );
         assert_eq!(
-            evaluate([&policy], &request("eks:DescribeCluster", "arn:aws:eks:us-east-1:1:cluster/secret")),
+            evaluate(
+                [&policy],
+                &request(
+                    "eks:DescribeCluster",
+                    "arn:aws:eks:us-east-1:1:cluster/secret"
+                )
+            ),
             Decision::ImplicitDeny
         );
-        assert_eq!(evaluate([&policy], &request("iam:GetUser", "*")), Decision::ImplicitDeny);
+        assert_eq!(
+            evaluate([&policy], &request("iam:GetUser", "*")),
+            Decision::ImplicitDeny
+        );
     }
 
     #[test]
@@ -236,24 +259,45 @@ mod tests {
             r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"StringEquals":{"aws:username":["alice","carol"]},"Bool":{"aws:SecureTransport":"true"}}}]}"#,
         );
         let mut context = request("iam:GetUser", "*");
-        assert_eq!(evaluate([&policy], &context), Decision::ImplicitDeny, "no SecureTransport");
-        context.values.insert("aws:securetransport".into(), "true".into());
+        assert_eq!(
+            evaluate([&policy], &context),
+            Decision::ImplicitDeny,
+            "no SecureTransport"
+        );
+        context
+            .values
+            .insert("aws:securetransport".into(), "true".into());
         assert_eq!(evaluate([&policy], &context), Decision::Allow);
         context.values.insert("aws:username".into(), "bob".into());
         assert_eq!(evaluate([&policy], &context), Decision::ImplicitDeny);
         let like = doc(
             r#"{"Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringNotLike":{"aws:PrincipalArn":"arn:aws:iam::1:user/admin-*"}}}]}"#,
         );
-        context.values.insert("aws:principalarn".into(), "arn:aws:iam::1:user/admin-x".into());
-        assert_eq!(evaluate([&policy, &like], &request("iam:GetUser", "*")), Decision::ExplicitDeny, "missing key satisfies a negated operator");
+        context.values.insert(
+            "aws:principalarn".into(),
+            "arn:aws:iam::1:user/admin-x".into(),
+        );
+        assert_eq!(
+            evaluate([&policy, &like], &request("iam:GetUser", "*")),
+            Decision::ExplicitDeny,
+            "missing key satisfies a negated operator"
+        );
     }
 
     #[test]
     fn unsupported_conditions_are_refused_when_written() {
         let key = r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#;
-        assert!(PolicyDocument::parse(key, PolicyKind::Identity).unwrap_err().contains("IpAddress"));
+        assert!(
+            PolicyDocument::parse(key, PolicyKind::Identity)
+                .unwrap_err()
+                .contains("IpAddress")
+        );
         let key = r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"StringEquals":{"aws:SourceVpc":"v"}}}]}"#;
-        assert!(PolicyDocument::parse(key, PolicyKind::Identity).unwrap_err().contains("aws:SourceVpc"));
+        assert!(
+            PolicyDocument::parse(key, PolicyKind::Identity)
+                .unwrap_err()
+                .contains("aws:SourceVpc")
+        );
     }
 
     #[test]
@@ -263,15 +307,38 @@ mod tests {
             PolicyKind::Trust,
         )
         .unwrap();
-        let context = RequestContext { action: "sts:AssumeRole".into(), ..Default::default() };
-        let alice = TrustCaller { account_id: "111122223333", arn: "arn:aws:iam::111122223333:user/alice", role_arn: None };
-        let bob = TrustCaller { arn: "arn:aws:iam::111122223333:user/bob", ..alice.clone() };
-        let stranger = TrustCaller { account_id: "999999999999", arn: "arn:aws:iam::999999999999:user/alice", role_arn: None };
+        let context = RequestContext {
+            action: "sts:AssumeRole".into(),
+            ..Default::default()
+        };
+        let alice = TrustCaller {
+            account_id: "111122223333",
+            arn: "arn:aws:iam::111122223333:user/alice",
+            role_arn: None,
+        };
+        let bob = TrustCaller {
+            arn: "arn:aws:iam::111122223333:user/bob",
+            ..alice.clone()
+        };
+        let stranger = TrustCaller {
+            account_id: "999999999999",
+            arn: "arn:aws:iam::999999999999:user/alice",
+            role_arn: None,
+        };
         assert_eq!(evaluate_trust(&trust, &alice, &context), TrustGrant::Caller);
         assert_eq!(evaluate_trust(&trust, &bob, &context), TrustGrant::Account);
-        assert_eq!(evaluate_trust(&trust, &stranger, &context), TrustGrant::None);
-        let other_action = RequestContext { action: "sts:TagSession".into(), ..Default::default() };
-        assert_eq!(evaluate_trust(&trust, &alice, &other_action), TrustGrant::None);
+        assert_eq!(
+            evaluate_trust(&trust, &stranger, &context),
+            TrustGrant::None
+        );
+        let other_action = RequestContext {
+            action: "sts:TagSession".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            evaluate_trust(&trust, &alice, &other_action),
+            TrustGrant::None
+        );
         let deny = PolicyDocument::parse(
             r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:*"},{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::111122223333:user/bob"},"Action":"sts:AssumeRole"}]}"#,
             PolicyKind::Trust,

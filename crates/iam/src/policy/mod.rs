@@ -119,8 +119,8 @@ fn parse_statement(map: &Map<String, Value>, kind: PolicyKind) -> Result<Stateme
         Some(Value::String(e)) if e == "Deny" => Effect::Deny,
         _ => return Err("Syntax errors in policy: Effect must be Allow or Deny.".into()),
     };
-    let actions = either(map, "Action", "NotAction")?
-        .ok_or("Policy statement must contain actions.")?;
+    let actions =
+        either(map, "Action", "NotAction")?.ok_or("Policy statement must contain actions.")?;
     for action in &actions.values {
         if action != "*" && !action.contains(':') {
             return Err(format!(
@@ -191,7 +191,11 @@ pub(crate) fn strings(value: &Value, field: &str) -> Result<Vec<String>, String>
             .map(|i| i.as_str().map(str::to_string))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| format!("Syntax errors in policy: {field} must hold strings."))?,
-        _ => return Err(format!("Syntax errors in policy: {field} must hold strings.")),
+        _ => {
+            return Err(format!(
+                "Syntax errors in policy: {field} must hold strings."
+            ));
+        }
     };
     Ok(values)
 }
@@ -207,7 +211,9 @@ fn parse_principal(value: &Value) -> Result<PrincipalSpec, String> {
                     "AWS" => {
                         for name in &names {
                             if !valid_aws_principal(name) {
-                                return Err(format!("Invalid principal in policy: \"AWS\":\"{name}\""));
+                                return Err(format!(
+                                    "Invalid principal in policy: \"AWS\":\"{name}\""
+                                ));
                             }
                         }
                         aws.extend(names);
@@ -242,10 +248,17 @@ mod tests {
     #[test]
     fn identity_policies_need_resources_and_no_principal() {
         let ok = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:Get*","Resource":"*"}}"#;
-        assert_eq!(PolicyDocument::parse(ok, PolicyKind::Identity).unwrap().statements.len(), 1);
+        assert_eq!(
+            PolicyDocument::parse(ok, PolicyKind::Identity)
+                .unwrap()
+                .statements
+                .len(),
+            1
+        );
         let no_resource = r#"{"Statement":[{"Effect":"Allow","Action":"*"}]}"#;
         assert!(PolicyDocument::parse(no_resource, PolicyKind::Identity).is_err());
-        let principal = r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Principal":"*"}]}"#;
+        let principal =
+            r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Principal":"*"}]}"#;
         assert!(PolicyDocument::parse(principal, PolicyKind::Identity).is_err());
         assert!(PolicyDocument::parse("not json", PolicyKind::Identity).is_err());
         let bad_effect = r#"{"Statement":[{"Effect":"Maybe","Action":"*","Resource":"*"}]}"#;
@@ -260,7 +273,9 @@ mod tests {
         let doc = PolicyDocument::parse(ok, PolicyKind::Trust).unwrap();
         assert_eq!(
             doc.statements[0].principal,
-            Some(PrincipalSpec::Named { aws: vec!["arn:aws:iam::111122223333:root".into()] })
+            Some(PrincipalSpec::Named {
+                aws: vec!["arn:aws:iam::111122223333:root".into()]
+            })
         );
         let resource = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Resource":"*"}]}"#;
         assert!(PolicyDocument::parse(resource, PolicyKind::Trust).is_err());

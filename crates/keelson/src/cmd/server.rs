@@ -66,16 +66,24 @@ async fn open_store(args: &Args) -> anyhow::Result<Arc<dyn Store>> {
                 prefix: args.etcd_prefix.clone(),
                 ..Default::default()
             };
-            Arc::new(keelson_store_etcd::EtcdStore::connect(options).await.context("connecting to etcd")?)
+            Arc::new(
+                keelson_store_etcd::EtcdStore::connect(options)
+                    .await
+                    .context("connecting to etcd")?,
+            )
         }
     })
 }
 
 fn tls_config(args: &Args) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        let cert = std::fs::read_to_string(cert).with_context(|| format!("reading {}", cert.display()))?;
-        let key = std::fs::read_to_string(key).with_context(|| format!("reading {}", key.display()))?;
-        return Ok(Some(keelson_regional::tls::server_config_from_pem(&cert, &key)?));
+        let cert =
+            std::fs::read_to_string(cert).with_context(|| format!("reading {}", cert.display()))?;
+        let key =
+            std::fs::read_to_string(key).with_context(|| format!("reading {}", key.display()))?;
+        return Ok(Some(keelson_regional::tls::server_config_from_pem(
+            &cert, &key,
+        )?));
     }
     if !args.tls && args.listen.ip().is_loopback() {
         return Ok(None);

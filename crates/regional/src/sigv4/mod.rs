@@ -20,7 +20,11 @@ pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 pub const CLOCK_SKEW: Duration = Duration::minutes(15);
 
 /// RFC 3986 unreserved characters stay as they are; everything else is percent-encoded.
-const STRICT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const STRICT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 /// The same, keeping `/` (for paths).
 const PATH: &AsciiSet = &STRICT.remove(b'/');
 
@@ -140,7 +144,13 @@ pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> S
 }
 
 /// The hex signature of `string_to_sign` with the key derived from `secret` for the scope.
-pub fn signature(secret: &str, date: &str, region: &str, service: &str, string_to_sign: &str) -> String {
+pub fn signature(
+    secret: &str,
+    date: &str,
+    region: &str,
+    service: &str,
+    string_to_sign: &str,
+) -> String {
     let step = |key: &[u8], data: &str| {
         hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data.as_bytes())
     };

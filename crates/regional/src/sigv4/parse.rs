@@ -50,7 +50,11 @@ fn query_params(request: &http::Request<Bytes>) -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+            let decode = |s: &str| {
+                percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
             (decode(k), decode(v))
         })
         .collect()
@@ -66,14 +70,20 @@ pub fn parse(request: &http::Request<Bytes>) -> Result<SignedRequest, SignatureP
         return parse_header(request, authorization);
     }
     let params = query_params(request);
-    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     if get("X-Amz-Algorithm").is_none() && get("X-Amz-Signature").is_none() {
         return Err(SignatureProblem::Missing);
     }
     if get("X-Amz-Algorithm") != Some(ALGORITHM) {
         return Err(malformed(format!("X-Amz-Algorithm must be {ALGORITHM}")));
     }
-    let credential = get("X-Amz-Credential").ok_or_else(|| malformed("X-Amz-Credential is missing"))?;
+    let credential =
+        get("X-Amz-Credential").ok_or_else(|| malformed("X-Amz-Credential is missing"))?;
     let amz_date = get("X-Amz-Date").ok_or_else(|| malformed("X-Amz-Date is missing"))?;
     let expires = get("X-Amz-Expires")
         .ok_or_else(|| malformed("X-Amz-Expires is missing"))?
@@ -81,18 +91,35 @@ pub fn parse(request: &http::Request<Bytes>) -> Result<SignedRequest, SignatureP
         .ok()
         .filter(|e| (1..=604_800).contains(e))
         .ok_or_else(|| malformed("X-Amz-Expires must be between 1 and 604800"))?;
-    let signed_headers = get("X-Amz-SignedHeaders").ok_or_else(|| malformed("X-Amz-SignedHeaders is missing"))?;
-    let signature = get("X-Amz-Signature").ok_or_else(|| malformed("X-Amz-Signature is missing"))?;
-    build(credential, signed_headers, signature, amz_date, get("X-Amz-Security-Token"), Some(expires))
+    let signed_headers =
+        get("X-Amz-SignedHeaders").ok_or_else(|| malformed("X-Amz-SignedHeaders is missing"))?;
+    let signature =
+        get("X-Amz-Signature").ok_or_else(|| malformed("X-Amz-Signature is missing"))?;
+    build(
+        credential,
+        signed_headers,
+        signature,
+        amz_date,
+        get("X-Amz-Security-Token"),
+        Some(expires),
+    )
 }
 
-fn parse_header(request: &http::Request<Bytes>, authorization: &str) -> Result<SignedRequest, SignatureProblem> {
-    let rest = authorization
-        .strip_prefix(ALGORITHM)
-        .ok_or_else(|| malformed(format!("Authorization header requires the {ALGORITHM} algorithm")))?;
+fn parse_header(
+    request: &http::Request<Bytes>,
+    authorization: &str,
+) -> Result<SignedRequest, SignatureProblem> {
+    let rest = authorization.strip_prefix(ALGORITHM).ok_or_else(|| {
+        malformed(format!(
+            "Authorization header requires the {ALGORITHM} algorithm"
+        ))
+    })?;
     let (mut credential, mut signed_headers, mut signature) = (None, None, None);
     for part in rest.split(',') {
-        let (key, value) = part.trim().split_once('=').ok_or_else(|| malformed("Authorization header is malformed"))?;
+        let (key, value) = part
+            .trim()
+            .split_once('=')
+            .ok_or_else(|| malformed("Authorization header is malformed"))?;
         match key.trim() {
             "Credential" => credential = Some(value.trim()),
             "SignedHeaders" => signed_headers = Some(value.trim()),
@@ -100,9 +127,12 @@ fn parse_header(request: &http::Request<Bytes>, authorization: &str) -> Result<S
             _ => {}
         }
     }
-    let incomplete = |what: &str| malformed(format!("Authorization header requires '{what}' parameter."));
+    let incomplete =
+        |what: &str| malformed(format!("Authorization header requires '{what}' parameter."));
     let amz_date = header(request, "x-amz-date").ok_or_else(|| {
-        malformed("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+        malformed(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
+        )
     })?;
     build(
         credential.ok_or_else(|| incomplete("Credential"))?,
@@ -133,11 +163,18 @@ fn build(
         .map_err(|_| malformed(format!("Invalid X-Amz-Date {amz_date}")))?
         .and_utc();
     if !amz_date.starts_with(date) {
-        return Err(malformed(format!("Credential should be scoped to a valid date: {date} is not the date of {amz_date}")));
+        return Err(malformed(format!(
+            "Credential should be scoped to a valid date: {date} is not the date of {amz_date}"
+        )));
     }
-    let signed_headers: Vec<String> = signed_headers.split(';').map(|h| h.trim().to_ascii_lowercase()).collect();
+    let signed_headers: Vec<String> = signed_headers
+        .split(';')
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
     if !signed_headers.iter().any(|h| h == "host") {
-        return Err(malformed("'Host' must be a 'SignedHeader' in the AWS Authorization."));
+        return Err(malformed(
+            "'Host' must be a 'SignedHeader' in the AWS Authorization.",
+        ));
     }
     Ok(SignedRequest {
         access_key_id: access_key_id.to_string(),
@@ -154,11 +191,16 @@ fn build(
 }
 
 /// The payload hashes the signer may have used, most likely first.
-fn payload_hashes(signed: &SignedRequest, request: &http::Request<Bytes>) -> Result<Vec<String>, SignatureProblem> {
+fn payload_hashes(
+    signed: &SignedRequest,
+    request: &http::Request<Bytes>,
+) -> Result<Vec<String>, SignatureProblem> {
     let body_hash = sha256_hex(request.body());
     if let Some(declared) = header(request, "x-amz-content-sha256") {
         if declared != UNSIGNED_PAYLOAD && !declared.eq_ignore_ascii_case(&body_hash) {
-            return Err(malformed("The provided 'x-amz-content-sha256' header does not match what was computed."));
+            return Err(malformed(
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            ));
         }
         return Ok(vec![declared.to_string()]);
     }
@@ -171,13 +213,26 @@ fn payload_hashes(signed: &SignedRequest, request: &http::Request<Bytes>) -> Res
 }
 
 /// Whether `request` was signed as `signed` says, with `secret`.
-pub fn verify(signed: &SignedRequest, request: &http::Request<Bytes>, secret: &str) -> Result<(), SignatureProblem> {
+pub fn verify(
+    signed: &SignedRequest,
+    request: &http::Request<Bytes>,
+    secret: &str,
+) -> Result<(), SignatureProblem> {
     let mut headers = Vec::with_capacity(signed.signed_headers.len());
     for name in &signed.signed_headers {
-        let values: Vec<&str> = request.headers().get_all(name.as_str()).iter().filter_map(|v| v.to_str().ok()).collect();
+        let values: Vec<&str> = request
+            .headers()
+            .get_all(name.as_str())
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
         let value = if values.is_empty() && name == "host" {
             // HTTP/2 carries the host in the :authority pseudo-header.
-            request.uri().authority().map(|a| a.as_str().to_string()).ok_or(SignatureProblem::Mismatch)?
+            request
+                .uri()
+                .authority()
+                .map(|a| a.as_str().to_string())
+                .ok_or(SignatureProblem::Mismatch)?
         } else if values.is_empty() {
             return Err(SignatureProblem::Mismatch);
         } else {
@@ -195,7 +250,13 @@ pub fn verify(signed: &SignedRequest, request: &http::Request<Bytes>, secret: &s
             payload_hash: &payload_hash,
             presigned: signed.expires.is_some(),
         });
-        let expected = signature(secret, &signed.date, &signed.region, &signed.service, &string_to_sign(&signed.amz_date, &scope, &canonical));
+        let expected = signature(
+            secret,
+            &signed.date,
+            &signed.region,
+            &signed.service,
+            &string_to_sign(&signed.amz_date, &scope, &canonical),
+        );
         if constant_time_eq(expected.as_bytes(), signed.signature.as_bytes()) {
             return Ok(());
         }

@@ -104,7 +104,7 @@ impl Eks {
             match record.status {
                 ClusterStatus::Deleting => supervisor.delete(&record.name),
                 ClusterStatus::Failed => {}
-                _ => supervisor.ensure(&record.name),
+                _ => supervisor.resume(&record).await,
             }
         }
         Ok(Eks {

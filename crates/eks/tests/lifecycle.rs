@@ -100,7 +100,7 @@ async fn a_cluster_lives_crashes_restarts_and_is_deleted() -> anyhow::Result<()>
     let mut stale = stale;
     harness.restart().await?;
     let back = harness
-        .wait_status("prod", "ACTIVE", Duration::from_secs(60))
+        .wait_healthy("prod", Duration::from_secs(60))
         .await?;
     let deadline = Instant::now() + Duration::from_secs(10);
     while stale.try_wait()?.is_none() {
@@ -115,7 +115,15 @@ async fn a_cluster_lives_crashes_restarts_and_is_deleted() -> anyhow::Result<()>
     assert_eq!(back["certificateAuthority"]["data"], ca_data.as_str());
     let deadline = Instant::now() + Duration::from_secs(30);
     let survived = loop {
-        let pods: Api<ConfigMap> = Api::namespaced(kube_client(&dir).await?, "default");
+        let client = match kube_client(&dir).await {
+            Ok(client) => client,
+            Err(error) => {
+                assert!(Instant::now() < deadline, "{error}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let pods: Api<ConfigMap> = Api::namespaced(client, "default");
         match pods.get("before-crash").await {
             Ok(cm) => break cm,
             Err(error) => {
@@ -138,5 +146,60 @@ async fn a_cluster_lives_crashes_restarts_and_is_deleted() -> anyhow::Result<()>
     assert_eq!(status, 404);
     assert_eq!(body["message"], "No cluster found for name: prod.");
     harness.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tenants_crash_leaves_the_others_alone() -> anyhow::Result<()> {
+    let harness = Harness::start().await?;
+    for name in ["tenant-a", "tenant-b"] {
+        let (status, body) = harness
+            .call("POST", "/clusters", Some(create_body(name, "1.33")))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    for name in ["tenant-a", "tenant-b"] {
+        harness
+            .wait_status(name, "ACTIVE", Duration::from_secs(60))
+            .await?;
+    }
+    let a_dir = harness.cluster_dir("tenant-a");
+    let b_dir = harness.cluster_dir("tenant-b");
+    let a_pid = common::child_pid(&a_dir).unwrap();
+    let b_pid = common::child_pid(&b_dir).unwrap();
+    assert_ne!(a_pid, b_pid, "each cluster is its own process");
+    let b_maps: Api<ConfigMap> = Api::namespaced(kube_client(&b_dir).await?, "default");
+
+    Command::new("kill")
+        .args(["-KILL", &a_pid.to_string()])
+        .status()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut b_answered = 0;
+    loop {
+        // The neighbour keeps serving, unrestarted, while tenant-a comes back.
+        b_maps
+            .create(
+                &PostParams::default(),
+                &config_map(&format!("during-{b_answered}")),
+            )
+            .await?;
+        b_answered += 1;
+        let (_, a) = harness.call("GET", "/clusters/tenant-a", None).await;
+        let a_back = common::child_pid(&a_dir).is_some_and(|p| p != a_pid && common::is_running(p))
+            && a["cluster"]["health"]["issues"] == json!([]);
+        if a_back {
+            break;
+        }
+        assert!(Instant::now() < deadline, "tenant-a not restarted: {a}");
+    }
+    assert_eq!(common::child_pid(&b_dir), Some(b_pid));
+    let (_, b) = harness.call("GET", "/clusters/tenant-b", None).await;
+    assert_eq!(b["cluster"]["health"]["issues"], json!([]));
+    assert_eq!(b["cluster"]["status"], "ACTIVE");
+    harness.shutdown().await;
+    assert!(
+        !common::is_running(b_pid),
+        "shutdown stops every control plane"
+    );
     Ok(())
 }

@@ -29,7 +29,9 @@ pub(super) const MAX_BACKOFF: Duration = Duration::from_secs(30);
 pub(super) const STABLE_AFTER: Duration = Duration::from_secs(30);
 pub(super) const READY_TIMEOUT: Duration = Duration::from_secs(120);
 pub(super) const POLL: Duration = Duration::from_millis(15);
-pub(super) const STOP_GRACE: Duration = Duration::from_secs(10);
+/// How long a stopping control plane may take before it is killed. Its store is crash-safe,
+/// and a graceful stop can otherwise wait on clients' idle connections.
+pub(super) const STOP_GRACE: Duration = Duration::from_secs(3);
 /// Launches that never become ready before a new cluster is declared FAILED.
 pub(super) const CREATE_ATTEMPTS: u32 = 5;
 /// Launches at a new version that never become ready before the version update is rolled back.
@@ -112,6 +114,17 @@ impl Supervisor {
                 handle,
             },
         );
+    }
+
+    /// Supervises a cluster found in the store when the service opens. An ACTIVE one shows a
+    /// health issue from now until its control plane answers again.
+    pub async fn resume(&self, record: &ClusterRecord) {
+        if record.status == ClusterStatus::Active {
+            self.inner
+                .mark_unreachable(&record.name, "The control plane is starting.".into())
+                .await;
+        }
+        self.ensure(&record.name);
     }
 
     /// Restarts the control plane (e.g. at a new version), without back-off.

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     FIRST_BACKOFF, Inner, MAX_BACKOFF, Outcome, POLL, READY_TIMEOUT, STABLE_AFTER, STOP_GRACE,
 };
-use crate::model::ClusterStatus;
+use crate::model::{ClusterStatus, ISSUE_UNREACHABLE};
 use crate::{probe, process};
 
 pub(super) async fn run_cluster(
@@ -40,6 +40,18 @@ pub(super) async fn run_cluster(
             ClusterStatus::Deleting | ClusterStatus::Failed
         ) {
             return;
+        }
+        // An ACTIVE cluster whose control plane is (re)starting, e.g. after a service restart,
+        // says so until it answers again.
+        if record.status == ClusterStatus::Active
+            && !record
+                .health_issues
+                .iter()
+                .any(|i| i.code == ISSUE_UNREACHABLE)
+        {
+            inner
+                .mark_unreachable(&name, "The control plane is starting.".into())
+                .await;
         }
         let mut child = match inner.launch(&record, &dir).await {
             Ok(child) => child,
@@ -147,7 +159,10 @@ async fn wait_ready(child: &mut Child, port: u16, dir: &Path) -> Outcome {
         let ca = std::fs::read_to_string(&ca_file)
             .ok()
             .filter(|pem| !pem.is_empty());
+        // The control plane writes its admin kubeconfig just after it starts answering;
+        // waiting for both means "ACTIVE" finds the cluster fully started.
         if let Some(pem) = &ca
+            && dir.join("admin.kubeconfig").exists()
             && probe::ready(port, pem).await
         {
             return Outcome::Ready;

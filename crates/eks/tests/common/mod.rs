@@ -108,6 +108,21 @@ impl Harness {
         }
     }
 
+    /// Polls until ACTIVE with no health issues (the control plane answers).
+    pub async fn wait_healthy(&self, name: &str, timeout: Duration) -> anyhow::Result<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let cluster = self.wait_status(name, "ACTIVE", timeout).await?;
+            if cluster["health"]["issues"] == serde_json::json!([]) {
+                return Ok(cluster);
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!("{name} not healthy after {timeout:?}: {cluster}");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub async fn wait_gone(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         loop {

@@ -290,3 +290,18 @@ def test_no_secret_reaches_the_log(server):
     for secret in SECRETS:
         if secret != root_secret:
             assert secret not in stdout
+
+
+def test_tls_with_a_generated_certificate():
+    server = AwsServer(tls=True)
+    try:
+        server.start()
+        assert server.url.startswith("https://")
+        assert server.ca_file.exists()
+        identity = server.client("sts").get_caller_identity()
+        assert identity["Arn"] == f"arn:aws:iam::{server.account_id}:root"
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.get(server.url.replace("https://", "http://") + "/", timeout=5)
+        assert "SecretAccessKey" not in server.log()
+    finally:
+        server.cleanup()

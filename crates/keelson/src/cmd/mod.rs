@@ -2,6 +2,8 @@ mod bench;
 mod bench_scale;
 mod bench_scheduler;
 mod control_plane;
+mod get_token;
+mod server;
 mod sim_nodes;
 
 use clap::Subcommand;
@@ -15,6 +17,11 @@ pub enum Command {
     /// Simulated nodes (like kwok): register Nodes, keep their Leases fresh and run the pods
     /// bound to them without containers.
     SimNodes(sim_nodes::Args),
+    /// Print an ExecCredential with an EKS token for a cluster, as `aws eks get-token` does.
+    GetToken(get_token::Args),
+    /// Run the regional management plane: IAM, STS and the AWS-compatible services, SigV4
+    /// authenticated, over one store.
+    Server(server::Args),
 }
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
@@ -22,6 +29,8 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::ControlPlane(args) => control_plane::run(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::SimNodes(args) => sim_nodes::run(args).await,
+        Command::GetToken(args) => get_token::run(args).await,
+        Command::Server(args) => server::run(args).await,
     }
 }
 

@@ -80,8 +80,10 @@ impl Failure {
                     )
                 }
             }
+            // A request that is not a well-formed SigV4 request is the client's fault (400, as
+            // AWS's common errors list it); a well-formed one that does not verify is 403.
             Failure::Signature(SignatureProblem::Malformed(message)) => AwsError::new(
-                403,
+                400,
                 if query {
                     "IncompleteSignature"
                 } else {

@@ -340,14 +340,18 @@ pub(crate) async fn list(inner: &Inner, query: &[(String, String)]) -> ApiResult
 }
 
 pub(crate) async fn delete(inner: &Inner, name: &str) -> ApiResult<Value> {
-    let (_, record) = inner
+    let (already, record) = inner
         .records
         .mutate(name, |record| {
+            let already = record.status == ClusterStatus::Deleting;
             record.status = ClusterStatus::Deleting;
-            Ok(())
+            Ok(already)
         })
         .await?;
-    inner.supervisor.delete(name);
+    // A repeated call answers the same; the deletion already under way finishes the job.
+    if !already {
+        inner.supervisor.delete(name);
+    }
     tracing::info!(cluster = %name, "cluster deleting");
     Ok(json!({ "cluster": record.render(&inner.render_context()) }))
 }

@@ -275,7 +275,10 @@ def test_restart_keeps_users_keys_and_the_account(server):
     assert server.credentials_file.read_text() == credentials_before
     assert server.client("iam", keys).get_user(UserName="heidi")["User"]["UserName"] == "heidi"
     assert error_of(server.client("iam", keys).list_users) == ("AccessDenied", 403)
-    assert "alice" in [u["UserName"] for u in server.client("iam").list_users()["Users"]]
+    everyone = [u["UserName"] for u in server.client("iam").list_users()["Users"]]
+    assert "alice" in everyone and len(everyone) > 4
+    pages = server.client("iam").get_paginator("list_users").paginate(PaginationConfig={"PageSize": 2})
+    assert [u["UserName"] for page in pages for u in page["Users"]] == everyone
     assert server.stdout().count(server.root_keys()["SecretAccessKey"]) == 1, "printed on the first start only"
 
 

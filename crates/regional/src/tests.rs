@@ -257,3 +257,52 @@ async fn the_authorizer_evaluates_identity_policies_for_other_services() {
     };
     assert!(!iam.is_allowed(&stranger, "eks:DescribeCluster", &cluster("dev-1")));
 }
+
+#[tokio::test]
+async fn a_second_instance_on_the_same_store_shares_the_account_and_sees_policy_changes() {
+    let store: Arc<dyn keelson_store::Store> = Arc::new(keelson_store::memory::MemStore::new());
+    let config = IamConfig {
+        region: "us-east-1".into(),
+        secure_transport: false,
+    };
+    let (first, root) = Iam::open(store.clone(), config.clone()).await.unwrap();
+    let root = root.unwrap();
+    let (second, again) = Iam::open(store, config).await.unwrap();
+    assert!(again.is_none(), "the account is created once");
+    assert_eq!(first.account_id(), second.account_id());
+
+    let regional = Regional::new(first.clone());
+    let (key, secret) = (&root.access_key_id, &root.secret_access_key);
+    let call = |body: String| regional.handle(signed("POST", "/", &body, "iam", key, secret));
+    assert_eq!(
+        call("Action=CreateUser&UserName=ops&Version=2010-05-08".into())
+            .await
+            .status(),
+        200
+    );
+    let account = first.account_id().to_string();
+    let ops = Principal {
+        account_id: account.clone(),
+        arn: format!("arn:aws:iam::{account}:user/ops"),
+        user_id: "AIDAEXAMPLE".into(),
+        access_key_id: "AKIAEXAMPLE".into(),
+        kind: keelson_aws_core::PrincipalKind::User { name: "ops".into() },
+    };
+    assert!(!second.is_allowed(&ops, "eks:ListClusters", "*"));
+    let body = "Action=AttachUserPolicy&UserName=ops&PolicyArn=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2FAdministratorAccess&Version=2010-05-08";
+    assert_eq!(call(body.into()).await.status(), 200);
+    assert!(
+        first.is_allowed(&ops, "eks:ListClusters", "*"),
+        "the writing instance answers after its mirror has the write"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !second.is_allowed(&ops, "eks:ListClusters", "*") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other instance never saw the attachment"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    first.shutdown().await;
+    second.shutdown().await;
+}

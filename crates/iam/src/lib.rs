@@ -169,6 +169,10 @@ impl Iam {
         if access_key_id.starts_with("ASIA") {
             return self.resolve_session(access_key_id, session_token).await;
         }
+        if session_token.is_some() {
+            // Long-term keys have no session token; presenting one is an invalid token.
+            return Ok(Resolution::InvalidToken);
+        }
         let Some((key, _)) =
             repo::get::<AccessKey>(&*self.store, &keys::access_key(access_key_id)).await?
         else {

@@ -189,6 +189,19 @@ async fn authentication_errors_speak_the_protocol_of_the_scope_service() {
         .await;
     assert!(text(&response).contains("<Code>InvalidClientTokenId</Code>"));
 
+    let mut with_token = signed(
+        "POST",
+        "/",
+        "Action=ListUsers&Version=2010-05-08",
+        "iam",
+        key,
+        &root.secret_access_key,
+    );
+    with_token
+        .headers_mut()
+        .insert("x-amz-security-token", "made-up".parse().unwrap());
+    assert!(text(&regional.handle(with_token).await).contains("<Code>InvalidClientTokenId</Code>"));
+
     let bare = http::Request::builder()
         .method("POST")
         .uri("/")

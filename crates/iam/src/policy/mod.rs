@@ -68,6 +68,11 @@ impl PolicyDocument {
         }
         let value: Value =
             serde_json::from_str(text).map_err(|_| "Syntax errors in policy.".to_string())?;
+        if text.contains("${") {
+            // Policy variables would otherwise match literally: a Deny meant for
+            // `user/${aws:username}` would silently deny nobody.
+            return Err("Policy variables (${...}) are not supported by Keelson.".into());
+        }
         let Value::Object(top) = value else {
             return Err("Syntax errors in policy.".into());
         };
@@ -263,6 +268,12 @@ mod tests {
         assert!(PolicyDocument::parse("not json", PolicyKind::Identity).is_err());
         let bad_effect = r#"{"Statement":[{"Effect":"Maybe","Action":"*","Resource":"*"}]}"#;
         assert!(PolicyDocument::parse(bad_effect, PolicyKind::Identity).is_err());
+        let variable = r#"{"Statement":[{"Effect":"Deny","Action":"*","Resource":"arn:aws:iam::1:user/${aws:username}"}]}"#;
+        assert!(
+            PolicyDocument::parse(variable, PolicyKind::Identity)
+                .unwrap_err()
+                .contains("variables")
+        );
         let no_vendor = r#"{"Statement":[{"Effect":"Allow","Action":"GetUser","Resource":"*"}]}"#;
         assert!(PolicyDocument::parse(no_vendor, PolicyKind::Identity).is_err());
     }

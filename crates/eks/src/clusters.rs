@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::access::{CLUSTER_ADMIN_POLICY, access_entry_arn, default_username};
-use crate::error::{ApiResult, cluster_exists, invalid_parameter, serialization};
+use crate::error::{ApiResult, cluster_exists, invalid_parameter, resource_in_use, serialization};
 use crate::model::{
     AccessEntryRecord, AssociatedPolicyRecord, ClusterRecord, ClusterStatus, LogSetup,
     NetworkConfig, VpcConfig, now_seconds,
@@ -175,6 +175,8 @@ pub(crate) async fn create(inner: &Inner, caller: &Principal, body: Value) -> Ap
         health_issues: Vec::new(),
         access_entries: Vec::new(),
         updates: Vec::new(),
+        nodegroups: Vec::new(),
+        next_node_index: 0,
     };
     // The account root is not an access-entry principal (the cluster's API server accepts
     // only IAM users and roles), so a root-created cluster starts without a creator entry.
@@ -344,6 +346,9 @@ pub(crate) async fn delete(inner: &Inner, name: &str) -> ApiResult<Value> {
         .records
         .mutate(name, |record| {
             let already = record.status == ClusterStatus::Deleting;
+            if !already && !record.nodegroups.is_empty() {
+                return Err(resource_in_use(name, "Cluster has nodegroups attached"));
+            }
             record.status = ClusterStatus::Deleting;
             Ok(already)
         })

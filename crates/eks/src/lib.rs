@@ -18,6 +18,7 @@ mod cgroup;
 mod clusters;
 mod error;
 mod model;
+mod nodegroups;
 mod pagination;
 mod probe;
 mod process;
@@ -30,5 +31,6 @@ mod updates;
 mod validate;
 
 pub use error::EksError;
+pub use nodegroups::launcher::{NodeLauncher, NodeSpec, RunningNode, SimNodesLauncher};
 pub use service::{Eks, EksConfig};
 pub use validate::{DEFAULT_VERSION, SUPPORTED_VERSIONS};

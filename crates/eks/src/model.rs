@@ -67,6 +67,12 @@ pub struct ClusterRecord {
     pub access_entries: Vec<AccessEntryRecord>,
     #[serde(default)]
     pub updates: Vec<UpdateRecord>,
+    #[serde(default)]
+    pub nodegroups: Vec<crate::nodegroups::model::NodegroupRecord>,
+    /// The next node index to hand out: indexes stay unique across the cluster's node groups
+    /// (a simulated node's addresses are derived from its index).
+    #[serde(default)]
+    pub next_node_index: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -212,6 +212,8 @@ mod tests {
             health_issues: vec![],
             access_entries: vec![],
             updates: vec![],
+            nodegroups: vec![],
+            next_node_index: 0,
         }
     }
 

@@ -63,6 +63,24 @@ pub enum Operation {
         policy: String,
     },
     ListAccessPolicies,
+    CreateNodegroup {
+        name: String,
+    },
+    ListNodegroups {
+        name: String,
+    },
+    DescribeNodegroup {
+        name: String,
+        group: String,
+    },
+    DeleteNodegroup {
+        name: String,
+        group: String,
+    },
+    UpdateNodegroupConfig {
+        name: String,
+        group: String,
+    },
     TagResource {
         arn: String,
     },
@@ -96,6 +114,11 @@ impl Operation {
             Operation::ListAssociatedAccessPolicies { .. } => "ListAssociatedAccessPolicies",
             Operation::DisassociateAccessPolicy { .. } => "DisassociateAccessPolicy",
             Operation::ListAccessPolicies => "ListAccessPolicies",
+            Operation::CreateNodegroup { .. } => "CreateNodegroup",
+            Operation::ListNodegroups { .. } => "ListNodegroups",
+            Operation::DescribeNodegroup { .. } => "DescribeNodegroup",
+            Operation::DeleteNodegroup { .. } => "DeleteNodegroup",
+            Operation::UpdateNodegroupConfig { .. } => "UpdateNodegroupConfig",
             Operation::TagResource { .. } => "TagResource",
             Operation::UntagResource { .. } => "UntagResource",
             Operation::ListTagsForResource { .. } => "ListTagsForResource",
@@ -118,7 +141,12 @@ impl Operation {
             | Operation::DeleteAccessEntry { name, .. }
             | Operation::AssociateAccessPolicy { name, .. }
             | Operation::ListAssociatedAccessPolicies { name, .. }
-            | Operation::DisassociateAccessPolicy { name, .. } => Some(name),
+            | Operation::DisassociateAccessPolicy { name, .. }
+            | Operation::CreateNodegroup { name }
+            | Operation::ListNodegroups { name }
+            | Operation::DescribeNodegroup { name, .. }
+            | Operation::DeleteNodegroup { name, .. }
+            | Operation::UpdateNodegroupConfig { name, .. } => Some(name),
             _ => None,
         }
     }
@@ -175,6 +203,26 @@ pub fn route(method: &Method, raw_path: &str) -> Result<Operation, AwsError> {
                 name: label(1)?,
                 principal: label(3)?,
                 policy: label(5)?,
+            }
+        }
+        (Method::POST, ["clusters", _, "node-groups"]) => {
+            Operation::CreateNodegroup { name: label(1)? }
+        }
+        (Method::GET, ["clusters", _, "node-groups"]) => {
+            Operation::ListNodegroups { name: label(1)? }
+        }
+        (method, ["clusters", _, "node-groups", _]) => {
+            let (name, group) = (label(1)?, label(3)?);
+            match method {
+                Method::GET => Operation::DescribeNodegroup { name, group },
+                Method::DELETE => Operation::DeleteNodegroup { name, group },
+                _ => return Err(unknown(raw_path)),
+            }
+        }
+        (Method::POST, ["clusters", _, "node-groups", _, "update-config"]) => {
+            Operation::UpdateNodegroupConfig {
+                name: label(1)?,
+                group: label(3)?,
             }
         }
         (method, ["tags", _]) => {

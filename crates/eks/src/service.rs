@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cgroup::Cgroups;
 use crate::error::{ApiResult, EksError, access_denied, serialization};
 use crate::model::{ClusterStatus, RenderContext};
+use crate::nodegroups::api as ng;
 use crate::records::Records;
 use crate::router::{Operation, query_pairs, route};
 use crate::supervisor::{Settings, Supervisor};
@@ -69,6 +70,7 @@ pub(crate) struct Inner {
     pub account_id: String,
     pub records: Records,
     pub supervisor: Supervisor,
+    pub nodegroups: crate::nodegroups::Manager,
     pub authorizer: Arc<dyn Authorizer>,
     pub shutdown: CancellationToken,
 }
@@ -92,6 +94,16 @@ impl Eks {
             );
         }
         let records = Records::new(store, &config.store_prefix);
+        let launcher: Arc<dyn crate::NodeLauncher> = Arc::new(crate::SimNodesLauncher {
+            binary: config.keelson_binary.clone(),
+        });
+        let nodegroups = crate::nodegroups::Manager::new(
+            records.clone(),
+            launcher,
+            clusters_dir.clone(),
+            config.region.clone(),
+            config.shutdown.clone(),
+        );
         let settings = Settings {
             binary: config.keelson_binary,
             clusters_dir,
@@ -106,6 +118,9 @@ impl Eks {
                 ClusterStatus::Failed => {}
                 _ => supervisor.resume(&record).await,
             }
+            for group in &record.nodegroups {
+                nodegroups.ensure(&record.name, &group.name);
+            }
         }
         Ok(Eks {
             inner: Arc::new(Inner {
@@ -113,6 +128,7 @@ impl Eks {
                 account_id: config.account_id,
                 records,
                 supervisor,
+                nodegroups,
                 authorizer,
                 shutdown: config.shutdown,
             }),
@@ -126,6 +142,7 @@ impl Eks {
 
     /// Stops every control plane (their data stays) and waits until they have exited.
     pub async fn shutdown(&self) {
+        self.inner.nodegroups.shutdown().await;
         self.inner.supervisor.shutdown().await;
     }
 
@@ -201,6 +218,15 @@ impl Eks {
                 policy,
             } => access::disassociate(inner, &name, &principal, &policy).await,
             Operation::ListAccessPolicies => access::list_policies(&query),
+            Operation::CreateNodegroup { name } => ng::create(inner, &name, body).await,
+            Operation::ListNodegroups { name } => ng::list(inner, &name, &query).await,
+            Operation::DescribeNodegroup { name, group } => {
+                ng::describe(inner, &name, &group).await
+            }
+            Operation::DeleteNodegroup { name, group } => ng::delete(inner, &name, &group).await,
+            Operation::UpdateNodegroupConfig { name, group } => {
+                ng::update_config(inner, &name, &group, body).await
+            }
             Operation::TagResource { arn } => tags::tag(inner, &arn, body).await,
             Operation::UntagResource { arn } => tags::untag(inner, &arn, &query).await,
             Operation::ListTagsForResource { arn } => tags::list(inner, &arn).await,

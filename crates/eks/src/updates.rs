@@ -244,11 +244,7 @@ fn mode_name(mode: AuthenticationMode) -> &'static str {
 }
 
 fn no_subresources(cluster: &str, query: &[(String, String)]) -> ApiResult<()> {
-    for (key, kind) in [
-        ("nodegroupName", "node group"),
-        ("addonName", "add-on"),
-        ("capabilityName", "capability"),
-    ] {
+    for (key, kind) in [("addonName", "add-on"), ("capabilityName", "capability")] {
         if let Some(name) = query_value(query, key) {
             return Err(resource_not_found(
                 cluster,
@@ -259,6 +255,22 @@ fn no_subresources(cluster: &str, query: &[(String, String)]) -> ApiResult<()> {
     Ok(())
 }
 
+/// The cluster's updates, or its node group's when the query names one.
+fn updates_of<'a>(
+    record: &'a ClusterRecord,
+    query: &[(String, String)],
+) -> ApiResult<&'a [UpdateRecord]> {
+    match query_value(query, "nodegroupName") {
+        None => Ok(&record.updates),
+        Some(group) => record
+            .nodegroups
+            .iter()
+            .find(|g| g.name == group)
+            .map(|g| g.updates.as_slice())
+            .ok_or_else(|| crate::nodegroups::api::not_found(&record.name, group)),
+    }
+}
+
 pub(crate) async fn describe(
     inner: &Inner,
     cluster: &str,
@@ -267,7 +279,8 @@ pub(crate) async fn describe(
 ) -> ApiResult<Value> {
     let record = inner.records.require(cluster).await?;
     no_subresources(cluster, query)?;
-    match record.updates.iter().find(|u| u.id == id) {
+    let updates = updates_of(&record, query)?;
+    match updates.iter().find(|u| u.id == id) {
         Some(update) => Ok(json!({ "update": update.render() })),
         None => Err(resource_not_found(
             cluster,
@@ -285,8 +298,7 @@ pub(crate) async fn list(
     let record = inner.records.require(cluster).await?;
     no_subresources(cluster, query)?;
     // Paged by position in creation order; the token carries the id to resume at.
-    let ids: Vec<(String, String)> = record
-        .updates
+    let ids: Vec<(String, String)> = updates_of(&record, query)?
         .iter()
         .enumerate()
         .map(|(i, u)| (format!("{i:08}"), u.id.clone()))

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use crate::{CliError, Env};
 
 /// Long-term or temporary AWS credentials. Debug output hides the secrets.
 #[derive(Clone)]
@@ -23,9 +23,6 @@ impl std::fmt::Debug for AwsCredentials {
     }
 }
 
-/// The process environment, as a lookup (tests pass their own).
-pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
-
 fn non_empty(env: Env<'_>, name: &str) -> Option<String> {
     env(name).filter(|v| !v.is_empty())
 }
@@ -41,11 +38,16 @@ fn home_file(env: Env<'_>, name: &str) -> Option<PathBuf> {
 }
 
 /// An INI file as the AWS CLI reads it: `[section]` headers and `key = value` lines.
-fn read_ini(path: &Path) -> anyhow::Result<HashMap<String, HashMap<String, String>>> {
+fn read_ini(path: &Path) -> Result<HashMap<String, HashMap<String, String>>, CliError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
-        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+        Err(source) => {
+            return Err(CliError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
     };
     Ok(parse_ini(&text))
 }
@@ -73,7 +75,7 @@ pub fn parse_ini(text: &str) -> HashMap<String, HashMap<String, String>> {
 }
 
 /// The profile's section of `~/.aws/config`: `[default]` or `[profile NAME]`.
-fn config_section(env: Env<'_>) -> anyhow::Result<HashMap<String, String>> {
+fn config_section(env: Env<'_>) -> Result<HashMap<String, String>, CliError> {
     let Some(path) = non_empty(env, "AWS_CONFIG_FILE")
         .map(PathBuf::from)
         .or_else(|| home_file(env, "config"))
@@ -104,7 +106,7 @@ fn from_section(section: &HashMap<String, String>) -> Option<AwsCredentials> {
 /// Credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY(/AWS_SESSION_TOKEN), else the
 /// profile (AWS_PROFILE, default `default`) of the shared credentials file
 /// (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials), else of the config file.
-pub fn load_credentials(env: Env<'_>) -> anyhow::Result<AwsCredentials> {
+pub fn load_credentials(env: Env<'_>) -> Result<AwsCredentials, CliError> {
     if let (Some(access_key_id), Some(secret_access_key)) = (
         non_empty(env, "AWS_ACCESS_KEY_ID"),
         non_empty(env, "AWS_SECRET_ACCESS_KEY"),
@@ -127,32 +129,55 @@ pub fn load_credentials(env: Env<'_>) -> anyhow::Result<AwsCredentials> {
     if let Some(credentials) = from_section(&config_section(env)?) {
         return Ok(credentials);
     }
-    bail!(
-        "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add profile {name:?} to the shared credentials file"
-    )
+    Err(CliError::NoCredentials { profile: name })
 }
 
 /// `--region`, else AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1
 /// (the region presigned STS URLs use when none is configured).
-pub fn region(flag: Option<&str>, env: Env<'_>) -> anyhow::Result<String> {
+pub fn region(flag: Option<&str>, env: Env<'_>) -> Result<String, CliError> {
+    Ok(configured_region(flag, env)?.unwrap_or_else(|| "us-east-1".into()))
+}
+
+/// `--region`, else AWS_REGION, AWS_DEFAULT_REGION, the profile's region; none when nothing
+/// names one (the AWS CLI then refuses to call a regional service such as EKS).
+pub fn configured_region(flag: Option<&str>, env: Env<'_>) -> Result<Option<String>, CliError> {
     if let Some(region) = flag.filter(|r| !r.is_empty()) {
-        return Ok(region.to_string());
+        return Ok(Some(region.to_string()));
     }
     if let Some(region) =
         non_empty(env, "AWS_REGION").or_else(|| non_empty(env, "AWS_DEFAULT_REGION"))
     {
-        return Ok(region);
+        return Ok(Some(region));
     }
     Ok(config_section(env)?
         .remove("region")
-        .unwrap_or_else(|| "us-east-1".into()))
+        .filter(|r| !r.is_empty()))
 }
 
 /// The STS endpoint: AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL, else AWS's regional one.
 pub fn sts_endpoint(region: &str, env: Env<'_>) -> String {
-    non_empty(env, "AWS_ENDPOINT_URL_STS")
+    service_endpoint("sts", None, region, env)
+}
+
+/// The EKS endpoint: `--endpoint-url`, else AWS_ENDPOINT_URL_EKS, else AWS_ENDPOINT_URL, else
+/// AWS's regional one.
+pub fn eks_endpoint(flag: Option<&str>, region: &str, env: Env<'_>) -> String {
+    service_endpoint("eks", flag, region, env)
+}
+
+/// The AWS CLI's endpoint order for a service whose endpoint prefix is `service`.
+fn service_endpoint(service: &str, flag: Option<&str>, region: &str, env: Env<'_>) -> String {
+    let specific = format!("AWS_ENDPOINT_URL_{}", service.to_ascii_uppercase());
+    flag.filter(|f| !f.is_empty())
+        .map(str::to_string)
+        .or_else(|| non_empty(env, &specific))
         .or_else(|| non_empty(env, "AWS_ENDPOINT_URL"))
-        .unwrap_or_else(|| format!("https://sts.{region}.amazonaws.com"))
+        .unwrap_or_else(|| format!("https://{service}.{region}.amazonaws.com"))
+}
+
+/// The profile in use when one was chosen explicitly (kubeconfig exec plugins pass it on).
+pub fn explicit_profile(env: Env<'_>) -> Option<String> {
+    non_empty(env, "AWS_PROFILE")
 }
 
 #[cfg(test)]
@@ -251,5 +276,67 @@ mod tests {
             "https://sts.eu-west-1.amazonaws.com"
         );
         assert_eq!(region(None, &env_of(&[])).unwrap(), "us-east-1");
+    }
+
+    #[test]
+    fn eks_endpoints_prefer_the_flag_then_the_service_variable() {
+        let both = env_of(&[
+            ("AWS_ENDPOINT_URL_EKS", "http://127.0.0.1:1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:2"),
+            ("AWS_CONFIG_FILE", "/nonexistent"),
+        ]);
+        assert_eq!(
+            eks_endpoint(Some("http://flag:3"), "r", &both),
+            "http://flag:3"
+        );
+        assert_eq!(eks_endpoint(None, "r", &both), "http://127.0.0.1:1");
+        assert_eq!(eks_endpoint(Some(""), "r", &both), "http://127.0.0.1:1");
+        let global = env_of(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:2")]);
+        assert_eq!(eks_endpoint(None, "r", &global), "http://127.0.0.1:2");
+        // The STS variable is not the EKS one.
+        let sts_only = env_of(&[("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:4")]);
+        assert_eq!(
+            eks_endpoint(None, "eu-west-1", &sts_only),
+            "https://eks.eu-west-1.amazonaws.com"
+        );
+    }
+
+    #[test]
+    fn regions_follow_flag_then_environment_then_profile() {
+        let dir = temp_dir("regions");
+        let config_file = dir.join("config");
+        std::fs::write(&config_file, "[default]\nregion = ap-east-1\n").unwrap();
+        let config = config_file.to_str().unwrap();
+        let all = env_of(&[
+            ("AWS_REGION", "eu-north-1"),
+            ("AWS_DEFAULT_REGION", "eu-south-1"),
+            ("AWS_CONFIG_FILE", config),
+        ]);
+        assert_eq!(
+            configured_region(Some("us-west-1"), &all)
+                .unwrap()
+                .as_deref(),
+            Some("us-west-1")
+        );
+        assert_eq!(
+            configured_region(None, &all).unwrap().as_deref(),
+            Some("eu-north-1")
+        );
+        let default_only = env_of(&[
+            ("AWS_DEFAULT_REGION", "eu-south-1"),
+            ("AWS_CONFIG_FILE", config),
+        ]);
+        assert_eq!(
+            configured_region(None, &default_only).unwrap().as_deref(),
+            Some("eu-south-1")
+        );
+        let profile_only = env_of(&[("AWS_CONFIG_FILE", config)]);
+        assert_eq!(
+            configured_region(None, &profile_only).unwrap().as_deref(),
+            Some("ap-east-1")
+        );
+        let nothing = env_of(&[("AWS_CONFIG_FILE", "/nonexistent")]);
+        assert_eq!(configured_region(None, &nothing).unwrap(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

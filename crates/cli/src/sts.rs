@@ -1,79 +1,83 @@
-//! `--role-arn`: STS AssumeRole (query protocol, SigV4-signed POST), as `aws eks get-token
-//! --role-arn` does before presigning with the session's credentials.
+//! STS over the query protocol (SigV4-signed form POSTs): AssumeRole, as `aws eks get-token
+//! --role-arn` does before presigning with the session's credentials, and GetCallerIdentity,
+//! which names the account a cluster's default role lives in.
 
-use std::time::{Duration, SystemTime};
+use crate::credentials::AwsCredentials;
+use crate::http_client::{Call, SignedClient};
+use crate::{CliError, base_url};
 
-use anyhow::{Context, bail};
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use http_body_util::{BodyExt, Full};
+const CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
 
-use super::base_url;
-use super::credentials::AwsCredentials;
+/// Who the credentials belong to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerIdentity {
+    pub account: String,
+    pub arn: String,
+    pub user_id: String,
+}
 
-const TIMEOUT: Duration = Duration::from_secs(30);
+/// A client of one STS endpoint.
+pub struct StsClient {
+    endpoint: String,
+    http: SignedClient,
+}
 
-pub async fn assume_role(
-    endpoint: &str,
-    region: &str,
-    credentials: &AwsCredentials,
-    role_arn: &str,
-    session_name: &str,
-) -> anyhow::Result<AwsCredentials> {
-    let url = base_url(endpoint);
-    let body = form_body(role_arn, session_name);
-    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-    let identity = aws_credential_types::Credentials::new(
-        &credentials.access_key_id,
-        &credentials.secret_access_key,
-        credentials.session_token.clone(),
-        None,
-        "keelson-get-token",
-    )
-    .into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("sts")
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()?
-        .into();
-    let signable = SignableRequest::new(
-        "POST",
-        url.as_str(),
-        std::iter::once(("content-type", content_type)),
-        SignableBody::Bytes(body.as_bytes()),
-    )?;
-    let (instructions, _signature) = sign(signable, &params)?.into_parts();
-    let mut request = http::Request::post(url.as_str())
-        .header(http::header::CONTENT_TYPE, content_type)
-        .body(Full::new(bytes::Bytes::from(body)))
-        .context("building the AssumeRole request")?;
-    instructions.apply_to_request_http1x(&mut request);
-
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()?
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build(connector);
-    let response = tokio::time::timeout(TIMEOUT, client.request(request))
-        .await
-        .context("STS did not answer in time")?
-        .with_context(|| format!("calling STS at {endpoint}"))?;
-    let status = response.status();
-    let answer = tokio::time::timeout(TIMEOUT, response.into_body().collect())
-        .await
-        .context("STS did not answer in time")??
-        .to_bytes();
-    let answer = String::from_utf8_lossy(&answer);
-    if !status.is_success() {
-        let code = element(&answer, "Code").unwrap_or_default();
-        let message = element(&answer, "Message").unwrap_or_default();
-        bail!("STS answered {status}: {code} {message}");
+impl StsClient {
+    pub fn new(
+        endpoint: &str,
+        region: &str,
+        credentials: AwsCredentials,
+    ) -> Result<StsClient, CliError> {
+        Ok(StsClient {
+            endpoint: endpoint.to_string(),
+            http: SignedClient::new("sts", region, credentials)?,
+        })
     }
-    parse_credentials(&answer)
+
+    pub async fn assume_role(
+        &self,
+        role_arn: &str,
+        session_name: &str,
+    ) -> Result<AwsCredentials, CliError> {
+        let answer = self
+            .call("AssumeRole", form_body(role_arn, session_name))
+            .await?;
+        parse_credentials(&answer)
+    }
+
+    pub async fn get_caller_identity(&self) -> Result<CallerIdentity, CliError> {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("Action", "GetCallerIdentity")
+            .append_pair("Version", "2011-06-15")
+            .finish();
+        let answer = self.call("GetCallerIdentity", body).await?;
+        parse_caller_identity(&answer)
+    }
+
+    async fn call(&self, operation: &'static str, body: String) -> Result<String, CliError> {
+        let url = base_url(&self.endpoint);
+        let response = self
+            .http
+            .send(Call {
+                method: http::Method::POST,
+                url: &url,
+                headers: vec![("content-type", CONTENT_TYPE.to_string())],
+                body: body.into_bytes(),
+            })
+            .await?;
+        let status = response.status();
+        let answer = String::from_utf8_lossy(response.body()).into_owned();
+        if !status.is_success() {
+            return Err(CliError::Service {
+                service: "STS",
+                operation,
+                status: status.as_u16(),
+                code: element(&answer, "Code").unwrap_or_else(|| status.to_string()),
+                message: element(&answer, "Message").unwrap_or_default(),
+            });
+        }
+        Ok(answer)
+    }
 }
 
 fn form_body(role_arn: &str, session_name: &str) -> String {
@@ -102,17 +106,34 @@ fn element(xml: &str, name: &str) -> Option<String> {
 }
 
 /// The session credentials of an AssumeRoleResponse.
-pub fn parse_credentials(xml: &str) -> anyhow::Result<AwsCredentials> {
+pub fn parse_credentials(xml: &str) -> Result<AwsCredentials, CliError> {
+    let missing = |name: &str| CliError::Answer {
+        service: "STS",
+        message: format!("AssumeRole answer has no {name}"),
+    };
     let credentials = element(xml, "Credentials")
         .map(|inner| format!("<Credentials>{inner}</Credentials>"))
-        .context("AssumeRole answer has no Credentials")?;
-    let field = |name: &str| {
-        element(&credentials, name).with_context(|| format!("AssumeRole answer has no {name}"))
-    };
+        .ok_or_else(|| missing("Credentials"))?;
+    let field = |name: &str| element(&credentials, name).ok_or_else(|| missing(name));
     Ok(AwsCredentials {
         access_key_id: field("AccessKeyId")?,
         secret_access_key: field("SecretAccessKey")?,
         session_token: Some(field("SessionToken")?),
+    })
+}
+
+/// The identity of a GetCallerIdentityResponse.
+pub fn parse_caller_identity(xml: &str) -> Result<CallerIdentity, CliError> {
+    let field = |name: &str| {
+        element(xml, name).ok_or_else(|| CliError::Answer {
+            service: "STS",
+            message: format!("GetCallerIdentity answer has no {name}"),
+        })
+    };
+    Ok(CallerIdentity {
+        account: field("Account")?,
+        arn: field("Arn")?,
+        user_id: field("UserId")?,
     })
 }
 
@@ -138,6 +159,22 @@ mod tests {
         assert_eq!(credentials.secret_access_key, "se/cret+&");
         assert_eq!(credentials.session_token.as_deref(), Some("tok"));
         assert!(parse_credentials("<ErrorResponse/>").is_err());
+    }
+
+    #[test]
+    fn the_caller_identity_is_read_from_the_answer() {
+        let xml = r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <GetCallerIdentityResult>
+    <Arn>arn:aws:iam::123456789012:user/admin</Arn>
+    <UserId>AIDAEXAMPLE</UserId>
+    <Account>123456789012</Account>
+  </GetCallerIdentityResult>
+</GetCallerIdentityResponse>"#;
+        let identity = parse_caller_identity(xml).unwrap();
+        assert_eq!(identity.account, "123456789012");
+        assert_eq!(identity.arn, "arn:aws:iam::123456789012:user/admin");
+        assert_eq!(identity.user_id, "AIDAEXAMPLE");
+        assert!(parse_caller_identity("<ErrorResponse/>").is_err());
     }
 
     #[test]

@@ -1,31 +1,13 @@
-//! `keelson get-token`: what `aws eks get-token` prints, for kubeconfig exec plugins. The
-//! token is aws-iam-authenticator's: `k8s-aws-v1.` + the base64url of an STS
-//! GetCallerIdentity URL presigned with the `x-k8s-aws-id: <cluster>` header signed, so the
-//! cluster's API server can have STS vouch for the caller and no other cluster can replay it.
+//! `keelson get-token`: what `aws eks get-token` prints, for kubeconfig exec plugins (see
+//! keelson_cli::token).
 
-mod assume_role;
-mod credentials;
-
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use anyhow::Context;
-use aws_sigv4::http_request::{
-    SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
-};
-use base64::Engine;
 use clap::Args as ClapArgs;
-use serde_json::json;
-
-use credentials::{AwsCredentials, Env};
-
-const TOKEN_PREFIX: &str = "k8s-aws-v1.";
-const CLUSTER_ID_HEADER: &str = "x-k8s-aws-id";
-/// What the AWS CLI presigns with; the token itself lives 15 minutes from signing.
-const PRESIGN_EXPIRES: Duration = Duration::from_secs(60);
-/// The AWS CLI tells client-go to refresh a minute before the 15 minutes are up.
-const EXPIRATION: chrono::TimeDelta = chrono::TimeDelta::minutes(14);
-/// The session name `aws eks get-token --role-arn` uses.
-const ROLE_SESSION_NAME: &str = "EKSGetTokenAuth";
+use keelson_cli::sts::StsClient;
+use keelson_cli::token::{ROLE_SESSION_NAME, exec_credential, presign_token};
+use keelson_cli::{Env, credentials, process_env};
 
 #[derive(ClapArgs)]
 pub struct Args {
@@ -41,21 +23,15 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let lookup = |name: &str| std::env::var(name).ok();
-    let env: Env<'_> = &lookup;
+    let env: Env<'_> = &process_env;
     let mut credentials = credentials::load_credentials(env)?;
     let region = credentials::region(args.region.as_deref(), env)?;
     let endpoint = credentials::sts_endpoint(&region, env);
     if let Some(role_arn) = &args.role_arn {
-        credentials = assume_role::assume_role(
-            &endpoint,
-            &region,
-            &credentials,
-            role_arn,
-            ROLE_SESSION_NAME,
-        )
-        .await
-        .with_context(|| format!("assuming {role_arn}"))?;
+        credentials = StsClient::new(&endpoint, &region, credentials)?
+            .assume_role(role_arn, ROLE_SESSION_NAME)
+            .await
+            .with_context(|| format!("assuming {role_arn}"))?;
     }
     let now = SystemTime::now();
     let token = presign_token(&endpoint, &region, &credentials, &args.cluster_name, now)?;
@@ -63,90 +39,3 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     println!("{credential}");
     Ok(())
 }
-
-/// The base URL of an endpoint, ending in exactly one `/`.
-fn base_url(endpoint: &str) -> String {
-    format!("{}/", endpoint.trim_end_matches('/'))
-}
-
-/// Presign `GET <endpoint>/?Action=GetCallerIdentity&Version=2011-06-15` for `sts` in
-/// `region`, with `x-k8s-aws-id` signed, and wrap it as a token.
-pub fn presign_token(
-    endpoint: &str,
-    region: &str,
-    credentials: &AwsCredentials,
-    cluster_name: &str,
-    now: SystemTime,
-) -> anyhow::Result<String> {
-    let url = format!(
-        "{}?Action=GetCallerIdentity&Version=2011-06-15",
-        base_url(endpoint)
-    );
-    let mut settings = SigningSettings::default();
-    settings.signature_location = SignatureLocation::QueryParams;
-    settings.expires_in = Some(PRESIGN_EXPIRES);
-    let identity = aws_credential_types::Credentials::new(
-        &credentials.access_key_id,
-        &credentials.secret_access_key,
-        credentials.session_token.clone(),
-        None,
-        "keelson-get-token",
-    )
-    .into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("sts")
-        .time(now)
-        .settings(settings)
-        .build()?
-        .into();
-    let signable = SignableRequest::new(
-        "GET",
-        url.as_str(),
-        std::iter::once((CLUSTER_ID_HEADER, cluster_name)),
-        SignableBody::Bytes(&[]),
-    )?;
-    let (instructions, _signature) = sign(signable, &params)?.into_parts();
-    let mut request = http::Request::get(url.as_str())
-        .body(())
-        .context("building the presigned request")?;
-    instructions.apply_to_request_http1x(&mut request);
-    let presigned = request.uri().to_string();
-    Ok(format!(
-        "{TOKEN_PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(presigned)
-    ))
-}
-
-/// The ExecCredential `aws eks get-token` prints, in the apiVersion client-go asked for
-/// through KUBERNETES_EXEC_INFO (v1beta1 when it did not say).
-pub fn exec_credential(
-    exec_info: Option<&str>,
-    token: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> serde_json::Value {
-    const KNOWN: &[&str] = &[
-        "client.authentication.k8s.io/v1",
-        "client.authentication.k8s.io/v1beta1",
-        "client.authentication.k8s.io/v1alpha1",
-    ];
-    let requested = exec_info
-        .and_then(|info| serde_json::from_str::<serde_json::Value>(info).ok())
-        .and_then(|info| info["apiVersion"].as_str().map(str::to_string))
-        .filter(|version| KNOWN.contains(&version.as_str()));
-    let api_version =
-        requested.unwrap_or_else(|| "client.authentication.k8s.io/v1beta1".to_string());
-    json!({
-        "kind": "ExecCredential",
-        "apiVersion": api_version,
-        "spec": {},
-        "status": {
-            "expirationTimestamp": (now + EXPIRATION).format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            "token": token,
-        },
-    })
-}
-
-#[cfg(test)]
-mod tests;

@@ -1,0 +1,439 @@
+//! eksctl's ClusterConfig (apiVersion eksctl.io/v1alpha5, kind ClusterConfig), read strictly
+//! as eksctl reads it, and turned into the CreateCluster request eksctl's CloudFormation stack
+//! would amount to. Fields for things Keelson does not have yet (managed node groups, add-ons,
+//! Fargate, ...) are refused by name rather than ignored.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::CliError;
+
+pub const API_VERSION: &str = "eksctl.io/v1alpha5";
+pub const KIND: &str = "ClusterConfig";
+
+/// Keelson has no VPCs; CreateCluster still wants subnets, so clusters made without
+/// `vpc.subnets` name these.
+pub const PLACEHOLDER_SUBNETS: [&str; 2] = [
+    "subnet-keelson-placeholder-a",
+    "subnet-keelson-placeholder-b",
+];
+
+/// Top-level eksctl fields Keelson cannot honour yet, with what is missing.
+const UNSUPPORTED: &[(&str, &str)] = &[
+    (
+        "managedNodeGroups",
+        "managed node groups do not exist in Keelson yet",
+    ),
+    (
+        "nodeGroups",
+        "self-managed node groups need EC2 Auto Scaling, which Keelson does not have",
+    ),
+    (
+        "fargateProfiles",
+        "Fargate profiles do not exist in Keelson yet",
+    ),
+    ("addons", "EKS add-ons do not exist in Keelson yet"),
+    ("addonsConfig", "EKS add-ons do not exist in Keelson yet"),
+    (
+        "secretsEncryption",
+        "Keelson has no KMS for envelope encryption",
+    ),
+    (
+        "iamIdentityMappings",
+        "edit kube-system/aws-auth or use access entries instead",
+    ),
+    (
+        "identityProviders",
+        "OIDC identity provider configs do not exist in Keelson yet",
+    ),
+    ("karpenter", "Karpenter needs EC2"),
+    ("gitops", "eksctl's gitops bootstrap is not part of Keelson"),
+    ("outpost", "Keelson does not run on Outposts"),
+    ("autoModeConfig", "EKS Auto Mode does not exist in Keelson"),
+    (
+        "remoteNetworkConfig",
+        "hybrid nodes do not exist in Keelson",
+    ),
+    (
+        "privateCluster",
+        "Keelson has no VPCs to make a cluster private in",
+    ),
+    ("localZones", "Keelson has no VPCs or zones"),
+    ("zonalShiftConfig", "Keelson has no zones"),
+    ("capabilities", "EKS capabilities do not exist in Keelson"),
+    (
+        "controlPlaneScalingConfig",
+        "control plane tiers do not exist in Keelson",
+    ),
+    (
+        "kubeAPIServerConfig",
+        "API server settings are not configurable yet",
+    ),
+    (
+        "kubeSchedulerConfig",
+        "scheduler settings are not configurable yet",
+    ),
+    (
+        "kubeControllerManagerConfig",
+        "controller manager settings are not configurable yet",
+    ),
+];
+
+/// Top-level fields Keelson reads (plus apiVersion and kind).
+const SUPPORTED: &[&str] = &[
+    "metadata",
+    "vpc",
+    "kubernetesNetworkConfig",
+    "iam",
+    "accessConfig",
+    "cloudWatch",
+    "upgradePolicy",
+    "availabilityZones",
+];
+
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Metadata {
+    pub name: Option<String>,
+    pub region: Option<String>,
+    pub version: Option<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Vpc {
+    /// The VPC's own settings mean nothing to Keelson (it has no VPCs) but are valid eksctl.
+    pub id: Option<String>,
+    pub cidr: Option<String>,
+    pub nat: Option<serde_yaml::Value>,
+    pub security_group: Option<String>,
+    pub subnets: Option<Subnets>,
+    pub cluster_endpoints: Option<ClusterEndpoints>,
+    #[serde(rename = "publicAccessCIDRs")]
+    pub public_access_cidrs: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Subnets {
+    #[serde(default)]
+    pub private: BTreeMap<String, SubnetRef>,
+    #[serde(default)]
+    pub public: BTreeMap<String, SubnetRef>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SubnetRef {
+    pub id: Option<String>,
+    pub az: Option<String>,
+    pub cidr: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterEndpoints {
+    pub public_access: Option<bool>,
+    pub private_access: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    #[serde(rename = "ipFamily")]
+    pub ip_family: Option<String>,
+    #[serde(rename = "serviceIPv4CIDR")]
+    pub service_ipv4_cidr: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Iam {
+    #[serde(rename = "withOIDC")]
+    pub with_oidc: Option<bool>,
+    #[serde(rename = "serviceRoleARN")]
+    pub service_role_arn: Option<String>,
+    #[serde(rename = "serviceAccounts")]
+    pub service_accounts: Option<serde_yaml::Value>,
+    #[serde(rename = "podIdentityAssociations")]
+    pub pod_identity_associations: Option<serde_yaml::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccessConfig {
+    pub authentication_mode: Option<String>,
+    pub bootstrap_cluster_creator_admin_permissions: Option<bool>,
+    pub access_entries: Option<serde_yaml::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CloudWatch {
+    pub cluster_logging: Option<ClusterLogging>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterLogging {
+    #[serde(default)]
+    pub enable_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpgradePolicy {
+    pub support_type: Option<String>,
+}
+
+/// A ClusterConfig Keelson can create. Its top-level keys are checked by `parse` (which
+/// names unsupported eksctl fields), so serde need not refuse unknown ones here.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterConfig {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: Metadata,
+    #[serde(default)]
+    pub vpc: Vpc,
+    #[serde(default)]
+    pub kubernetes_network_config: NetworkConfig,
+    #[serde(default)]
+    pub iam: Iam,
+    #[serde(default)]
+    pub access_config: AccessConfig,
+    #[serde(default)]
+    pub cloud_watch: CloudWatch,
+    #[serde(default)]
+    pub upgrade_policy: UpgradePolicy,
+    #[serde(default)]
+    pub availability_zones: Vec<String>,
+}
+
+/// The log types `cloudWatch.clusterLogging.enableTypes: ["*"]` (or `all`) stands for.
+const ALL_LOG_TYPES: [&str; 5] = [
+    "api",
+    "audit",
+    "authenticator",
+    "controllerManager",
+    "scheduler",
+];
+
+impl ClusterConfig {
+    /// Parses `text` (YAML or JSON) from the file `path` names; every error names the file.
+    pub fn parse(path: &str, text: &str) -> Result<ClusterConfig, CliError> {
+        let error = |message: String| CliError::ClusterConfig {
+            path: path.to_string(),
+            message,
+        };
+        let document: serde_yaml::Value =
+            serde_yaml::from_str(text).map_err(|e| error(format!("not valid YAML: {e}")))?;
+        let mapping = document
+            .as_mapping()
+            .ok_or_else(|| error("expected a ClusterConfig object".into()))?;
+        let field = |name: &str| mapping.get(name).and_then(|v| v.as_str());
+        match (field("apiVersion"), field("kind")) {
+            (Some(API_VERSION), Some(KIND)) => {}
+            (Some(API_VERSION), kind) => {
+                return Err(error(format!(
+                    "kind is {}, expected {KIND}",
+                    kind.map_or("missing".to_string(), |k| format!("{k:?}"))
+                )));
+            }
+            (version, _) => {
+                return Err(error(format!(
+                    "apiVersion is {}, expected {API_VERSION}",
+                    version.map_or("missing".to_string(), |v| format!("{v:?}"))
+                )));
+            }
+        }
+        for key in mapping.keys() {
+            let key = key.as_str().unwrap_or_default();
+            if let Some((_, why)) = UNSUPPORTED.iter().find(|(name, _)| *name == key) {
+                if is_set(&mapping[key]) {
+                    return Err(error(format!("{key} is not supported: {why}")));
+                }
+            } else if !SUPPORTED.contains(&key) && key != "apiVersion" && key != "kind" {
+                return Err(error(format!("unknown field {key:?}")));
+            }
+        }
+        // From the text again, so errors carry the field's path and line.
+        let config: ClusterConfig = serde_yaml::from_str(text).map_err(|e| error(e.to_string()))?;
+        config.validate().map_err(error)?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.metadata.name.as_deref().unwrap_or_default().is_empty() {
+            return Err("metadata.name is required".into());
+        }
+        let refused = [
+            (
+                is_some_set(&self.access_config.access_entries),
+                "accessConfig.accessEntries",
+                "create them with `aws eks create-access-entry` once the cluster is ACTIVE",
+            ),
+            (
+                is_some_set(&self.iam.service_accounts),
+                "iam.serviceAccounts",
+                "IRSA service accounts need IAM OIDC providers, which Keelson's IAM does not have yet",
+            ),
+            (
+                is_some_set(&self.iam.pod_identity_associations),
+                "iam.podIdentityAssociations",
+                "Pod Identity does not exist in Keelson yet",
+            ),
+        ];
+        if let Some((_, name, why)) = refused.iter().find(|(set, _, _)| *set) {
+            return Err(format!("{name} is not supported: {why}"));
+        }
+        if let Some(family) = &self.kubernetes_network_config.ip_family
+            && !family.eq_ignore_ascii_case("ipv4")
+        {
+            return Err(format!(
+                "kubernetesNetworkConfig.ipFamily {family} is not supported: only IPv4"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The config `eksctl create cluster --name N [--region R] [--version V]` stands for.
+    pub fn from_flags(name: &str, region: Option<&str>, version: Option<&str>) -> ClusterConfig {
+        ClusterConfig {
+            api_version: API_VERSION.into(),
+            kind: KIND.into(),
+            metadata: Metadata {
+                name: Some(name.to_string()),
+                region: region.map(str::to_string),
+                version: version.map(str::to_string),
+                ..Metadata::default()
+            },
+            ..ClusterConfig::default()
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.metadata.name.as_deref().unwrap_or_default()
+    }
+
+    /// The subnets named under `vpc.subnets`, private first, in zone order.
+    pub fn subnet_ids(&self) -> Vec<String> {
+        let Some(subnets) = &self.vpc.subnets else {
+            return Vec::new();
+        };
+        subnets
+            .private
+            .values()
+            .chain(subnets.public.values())
+            .filter_map(|s| s.id.clone())
+            .collect()
+    }
+
+    /// The CreateCluster request for this config, with the cluster's IAM role: the config's
+    /// `iam.serviceRoleARN`, else the role eksctl's stack would have made in `account`.
+    pub fn create_cluster_request(&self, account: &str, client_request_token: &str) -> Value {
+        let name = self.name();
+        let role_arn = self
+            .iam
+            .service_role_arn
+            .clone()
+            .unwrap_or_else(|| default_service_role(account, name));
+        let mut subnets = self.subnet_ids();
+        if subnets.is_empty() {
+            subnets = PLACEHOLDER_SUBNETS.iter().map(|s| s.to_string()).collect();
+        }
+        let mut vpc = json!({ "subnetIds": subnets });
+        if let Some(group) = &self.vpc.security_group {
+            vpc["securityGroupIds"] = json!([group]);
+        }
+        if let Some(endpoints) = &self.vpc.cluster_endpoints {
+            if let Some(public) = endpoints.public_access {
+                vpc["endpointPublicAccess"] = json!(public);
+            }
+            if let Some(private) = endpoints.private_access {
+                vpc["endpointPrivateAccess"] = json!(private);
+            }
+        }
+        if let Some(cidrs) = &self.vpc.public_access_cidrs {
+            vpc["publicAccessCidrs"] = json!(cidrs);
+        }
+        let mut request = json!({
+            "name": name,
+            "roleArn": role_arn,
+            "resourcesVpcConfig": vpc,
+            "clientRequestToken": client_request_token,
+        });
+        if let Some(version) = &self.metadata.version {
+            request["version"] = json!(version);
+        }
+        if !self.metadata.tags.is_empty() {
+            request["tags"] = json!(self.metadata.tags);
+        }
+        let network = &self.kubernetes_network_config;
+        if network.service_ipv4_cidr.is_some() || network.ip_family.is_some() {
+            let mut config = json!({ "ipFamily": "ipv4" });
+            if let Some(cidr) = &network.service_ipv4_cidr {
+                config["serviceIpv4Cidr"] = json!(cidr);
+            }
+            request["kubernetesNetworkConfig"] = config;
+        }
+        let access = &self.access_config;
+        if access.authentication_mode.is_some()
+            || access.bootstrap_cluster_creator_admin_permissions.is_some()
+        {
+            let mut config = json!({});
+            if let Some(mode) = &access.authentication_mode {
+                config["authenticationMode"] = json!(mode);
+            }
+            if let Some(bootstrap) = access.bootstrap_cluster_creator_admin_permissions {
+                config["bootstrapClusterCreatorAdminPermissions"] = json!(bootstrap);
+            }
+            request["accessConfig"] = config;
+        }
+        if let Some(logging) = &self.cloud_watch.cluster_logging
+            && !logging.enable_types.is_empty()
+        {
+            let all = logging.enable_types.iter().any(|t| t == "*" || t == "all");
+            let types: Vec<&str> = if all {
+                ALL_LOG_TYPES.to_vec()
+            } else {
+                logging.enable_types.iter().map(String::as_str).collect()
+            };
+            request["logging"] = json!({ "clusterLogging": [{ "types": types, "enabled": true }] });
+        }
+        if let Some(support) = &self.upgrade_policy.support_type {
+            request["upgradePolicy"] = json!({ "supportType": support });
+        }
+        request
+    }
+}
+
+/// The cluster role eksctl's CloudFormation stack creates for cluster `name`.
+pub fn default_service_role(account: &str, name: &str) -> String {
+    format!("arn:aws:iam::{account}:role/eksctl-{name}-cluster-ServiceRole")
+}
+
+/// Whether an eksctl field is given a value (an empty list or map is as good as absent).
+fn is_set(value: &serde_yaml::Value) -> bool {
+    match value {
+        serde_yaml::Value::Null => false,
+        serde_yaml::Value::Sequence(items) => !items.is_empty(),
+        serde_yaml::Value::Mapping(map) => !map.is_empty(),
+        _ => true,
+    }
+}
+
+fn is_some_set(value: &Option<serde_yaml::Value>) -> bool {
+    value.as_ref().is_some_and(is_set)
+}
+
+#[cfg(test)]
+#[path = "cluster_config_tests.rs"]
+mod tests;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
-    DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeStatus,
+    DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeSpec, NodeStatus,
     NodeSystemInfo,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -26,12 +26,16 @@ pub fn desired_node(options: &SimOptions, name: &str, index: u32) -> Node {
             annotations: Some(annotations()),
             ..Default::default()
         },
+        spec: (!options.register_with_taints.is_empty()).then(|| NodeSpec {
+            taints: Some(options.register_with_taints.clone()),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
 
-/// Labels a kubelet sets on its node (well-known topology labels included), plus the marker
-/// that tells people and tools this node is simulated.
+/// Labels a kubelet sets on its node (well-known topology labels included), the extra labels
+/// asked for, plus the marker that tells people and tools this node is simulated.
 pub fn labels(options: &SimOptions, name: &str, index: u32) -> BTreeMap<String, String> {
     let zone = &options.zones[index as usize % options.zones.len()];
     [
@@ -46,6 +50,7 @@ pub fn labels(options: &SimOptions, name: &str, index: u32) -> BTreeMap<String, 
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
+    .chain(options.labels.clone())
     .collect()
 }
 
@@ -181,6 +186,18 @@ mod tests {
         let mut o = SimOptions::new(3);
         o.zones = vec!["a".into(), "b".into()];
         o
+    }
+
+    #[test]
+    fn extra_labels_and_registration_taints_reach_the_node() {
+        let mut o = options();
+        o.labels.insert("eks.amazonaws.com/nodegroup".into(), "ng".into());
+        o.register_with_taints = vec![crate::options::parse_taint("k=v:NoSchedule").unwrap()];
+        let node = desired_node(&o, "sim-0", 0);
+        assert_eq!(node.metadata.labels.unwrap()["eks.amazonaws.com/nodegroup"], "ng");
+        let taints = node.spec.unwrap().taints.unwrap();
+        assert_eq!(taints[0].key, "k");
+        assert!(desired_node(&options(), "sim-0", 0).spec.is_none());
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! What a simulator run registers and how it behaves, with the checks that make a bad flag fail
 //! at start-up.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Taint;
 
 use crate::SimError;
 use crate::ipam;
@@ -24,6 +27,10 @@ pub struct SimOptions {
     pub arch: String,
     /// `node.kubernetes.io/instance-type`; derived from cpu and memory when unset.
     pub instance_type: Option<String>,
+    /// Extra node labels (the kubelet's --node-labels), e.g. a node group's.
+    pub labels: BTreeMap<String, String>,
+    /// Taints set when the node registers (the kubelet's --register-with-taints).
+    pub register_with_taints: Vec<Taint>,
     /// How long containers of Job-owned pods run before exiting.
     pub job_duration: Duration,
     /// The kubelet's defaults: 40 s leases renewed every 10 s.
@@ -49,6 +56,8 @@ impl SimOptions {
             ephemeral_storage: quantity::parse("100Gi").expect("valid literal"),
             arch: "amd64".into(),
             instance_type: None,
+            labels: BTreeMap::new(),
+            register_with_taints: Vec::new(),
             job_duration: Duration::from_secs(2),
             lease_duration_seconds: 40,
             lease_renew_interval: Duration::from_secs(10),
@@ -101,6 +110,46 @@ fn is_dns_label_prefix(prefix: &str) -> bool {
         && prefix
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// Parse `key=value,...` as the kubelet's --node-labels.
+pub fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, SimError> {
+    text.split(',')
+        .filter(|item| !item.is_empty())
+        .map(|item| match item.split_once('=') {
+            Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+            _ => Err(SimError::InvalidOptions(format!(
+                "label {item:?} is not key=value"
+            ))),
+        })
+        .collect()
+}
+
+/// Parse one taint as the kubelet's --register-with-taints writes it: `key=value:Effect` or
+/// `key:Effect`.
+pub fn parse_taint(text: &str) -> Result<Taint, SimError> {
+    let invalid = || {
+        SimError::InvalidOptions(format!(
+            "taint {text:?} is not key[=value]:NoSchedule|PreferNoSchedule|NoExecute"
+        ))
+    };
+    let (key_value, effect) = text.rsplit_once(':').ok_or_else(invalid)?;
+    if !matches!(effect, "NoSchedule" | "PreferNoSchedule" | "NoExecute") {
+        return Err(invalid());
+    }
+    let (key, value) = match key_value.split_once('=') {
+        Some((key, value)) => (key, Some(value.to_string())),
+        None => (key_value, None),
+    };
+    if key.is_empty() {
+        return Err(invalid());
+    }
+    Ok(Taint {
+        key: key.to_string(),
+        value: value.filter(|v| !v.is_empty()),
+        effect: effect.to_string(),
+        time_added: None,
+    })
 }
 
 /// Parse a Go-style duration (`2s`, `500ms`, `1m30s`, `1.5h`), as kubelet flags are written.
@@ -167,6 +216,24 @@ mod tests {
         let mut o = SimOptions::new(10);
         o.start_index = u32::try_from(ipam::MAX_NODES).unwrap() - 5;
         assert!(o.validate().is_err());
+    }
+
+    #[test]
+    fn labels_and_taints_in_kubelet_syntax() {
+        let labels = parse_labels("a=1,b.io/c=,d=x=y").unwrap();
+        assert_eq!(labels["a"], "1");
+        assert_eq!(labels["b.io/c"], "");
+        assert_eq!(labels["d"], "x=y");
+        assert!(parse_labels("novalue").is_err());
+        let taint = parse_taint("dedicated=gpu:NoSchedule").unwrap();
+        assert_eq!(
+            (taint.key.as_str(), taint.value.as_deref(), taint.effect.as_str()),
+            ("dedicated", Some("gpu"), "NoSchedule")
+        );
+        assert_eq!(parse_taint("k:NoExecute").unwrap().value, None);
+        for bad in ["k=v", "k=v:Sometimes", ":NoSchedule"] {
+            assert!(parse_taint(bad).is_err(), "{bad:?} should be rejected");
+        }
     }
 
     #[test]

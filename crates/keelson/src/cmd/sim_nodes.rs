@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args as ClapArgs;
 use keelson_simnodes::SimOptions;
-use keelson_simnodes::options::parse_duration;
+use keelson_simnodes::options::{parse_duration, parse_labels, parse_taint};
 use keelson_simnodes::quantity::Quantity;
 
 #[derive(ClapArgs)]
@@ -44,6 +44,12 @@ pub struct Args {
     /// node.kubernetes.io/instance-type (default: derived from --cpu and --memory).
     #[arg(long)]
     instance_type: Option<String>,
+    /// Extra node labels, `key=value,...` (as the kubelet's --node-labels).
+    #[arg(long, value_parser = parse_labels)]
+    labels: Option<std::collections::BTreeMap<String, String>>,
+    /// Taints the nodes register with, `key=value:Effect,...` (as the kubelet's flag).
+    #[arg(long, value_delimiter = ',', value_parser = parse_taint)]
+    register_with_taints: Vec<k8s_openapi::api::core::v1::Taint>,
     /// How long containers of Job-owned pods run before exiting 0 (annotation
     /// sim.keelson.dev/run-seconds overrides it per pod).
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
@@ -74,6 +80,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         ephemeral_storage: args.ephemeral_storage,
         arch: args.arch,
         instance_type: args.instance_type,
+        labels: args.labels.unwrap_or_default(),
+        register_with_taints: args.register_with_taints,
         job_duration: args.job_duration,
         node_status_report_frequency: args.node_status_report_frequency,
         lease_renew_interval: args.lease_renew_interval,

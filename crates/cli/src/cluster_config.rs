@@ -3,12 +3,12 @@
 //! would amount to. Fields for things Keelson does not have yet (managed node groups, add-ons,
 //! Fargate, ...) are refused by name rather than ignored.
 
-use std::collections::BTreeMap;
-
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::CliError;
+
+mod schema;
+pub use schema::*;
 
 pub const API_VERSION: &str = "eksctl.io/v1alpha5";
 pub const KIND: &str = "ClusterConfig";
@@ -24,7 +24,7 @@ pub const PLACEHOLDER_SUBNETS: [&str; 2] = [
 const UNSUPPORTED: &[(&str, &str)] = &[
     (
         "managedNodeGroups",
-        "managed node groups do not exist in Keelson yet",
+        "create cluster does not make managed node groups yet; once the cluster is ACTIVE, add them with `aws eks create-nodegroup`",
     ),
     (
         "nodeGroups",
@@ -92,130 +92,6 @@ const SUPPORTED: &[&str] = &[
     "upgradePolicy",
     "availabilityZones",
 ];
-
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Metadata {
-    pub name: Option<String>,
-    pub region: Option<String>,
-    pub version: Option<String>,
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-    #[serde(default)]
-    pub annotations: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Vpc {
-    /// The VPC's own settings mean nothing to Keelson (it has no VPCs) but are valid eksctl.
-    pub id: Option<String>,
-    pub cidr: Option<String>,
-    pub nat: Option<serde_yaml::Value>,
-    pub security_group: Option<String>,
-    pub subnets: Option<Subnets>,
-    pub cluster_endpoints: Option<ClusterEndpoints>,
-    #[serde(rename = "publicAccessCIDRs")]
-    pub public_access_cidrs: Option<Vec<String>>,
-}
-
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Subnets {
-    #[serde(default)]
-    pub private: BTreeMap<String, SubnetRef>,
-    #[serde(default)]
-    pub public: BTreeMap<String, SubnetRef>,
-}
-
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct SubnetRef {
-    pub id: Option<String>,
-    pub az: Option<String>,
-    pub cidr: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ClusterEndpoints {
-    pub public_access: Option<bool>,
-    pub private_access: Option<bool>,
-}
-
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct NetworkConfig {
-    #[serde(rename = "ipFamily")]
-    pub ip_family: Option<String>,
-    #[serde(rename = "serviceIPv4CIDR")]
-    pub service_ipv4_cidr: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Iam {
-    #[serde(rename = "withOIDC")]
-    pub with_oidc: Option<bool>,
-    #[serde(rename = "serviceRoleARN")]
-    pub service_role_arn: Option<String>,
-    #[serde(rename = "serviceAccounts")]
-    pub service_accounts: Option<serde_yaml::Value>,
-    #[serde(rename = "podIdentityAssociations")]
-    pub pod_identity_associations: Option<serde_yaml::Value>,
-}
-
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AccessConfig {
-    pub authentication_mode: Option<String>,
-    pub bootstrap_cluster_creator_admin_permissions: Option<bool>,
-    pub access_entries: Option<serde_yaml::Value>,
-}
-
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CloudWatch {
-    pub cluster_logging: Option<ClusterLogging>,
-}
-
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ClusterLogging {
-    #[serde(default)]
-    pub enable_types: Vec<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UpgradePolicy {
-    pub support_type: Option<String>,
-}
-
-/// A ClusterConfig Keelson can create. Its top-level keys are checked by `parse` (which
-/// names unsupported eksctl fields), so serde need not refuse unknown ones here.
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ClusterConfig {
-    pub api_version: String,
-    pub kind: String,
-    #[serde(default)]
-    pub metadata: Metadata,
-    #[serde(default)]
-    pub vpc: Vpc,
-    #[serde(default)]
-    pub kubernetes_network_config: NetworkConfig,
-    #[serde(default)]
-    pub iam: Iam,
-    #[serde(default)]
-    pub access_config: AccessConfig,
-    #[serde(default)]
-    pub cloud_watch: CloudWatch,
-    #[serde(default)]
-    pub upgrade_policy: UpgradePolicy,
-    #[serde(default)]
-    pub availability_zones: Vec<String>,
-}
 
 /// The log types `cloudWatch.clusterLogging.enableTypes: ["*"]` (or `all`) stands for.
 const ALL_LOG_TYPES: [&str; 5] = [

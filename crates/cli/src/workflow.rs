@@ -15,20 +15,25 @@ use crate::session::Session;
 /// (40 attempts, 30 s apart).
 pub const WAIT_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
-/// CreateCluster for `config` in the caller's account, then wait for ACTIVE, reporting the
-/// request's role and each status on the way.
-pub async fn create_cluster(
+/// The CreateCluster request for `config` in the caller's account (STS GetCallerIdentity
+/// names it, for the default cluster role).
+pub async fn create_request(
     session: &Session,
     config: &ClusterConfig,
-    mut report: impl FnMut(Progress<'_>),
-) -> Result<(Cluster, serde_json::Value), CliError> {
+) -> Result<serde_json::Value, CliError> {
     let identity = session.sts()?.get_caller_identity().await?;
     let token = uuid::Uuid::new_v4().to_string();
-    let request = config.create_cluster_request(&identity.account, &token);
-    let eks = session.eks()?;
-    eks.create_cluster(&request).await?;
-    let cluster = wait::until_active(&eks, config.name(), WAIT_TIMEOUT, &mut report).await?;
-    Ok((cluster, request))
+    Ok(config.create_cluster_request(&identity.account, &token))
+}
+
+/// CreateCluster, then wait for ACTIVE, reporting each status on the way.
+pub async fn create_cluster(
+    eks: &EksClient,
+    request: &serde_json::Value,
+    mut report: impl FnMut(Progress<'_>),
+) -> Result<Cluster, CliError> {
+    let created = eks.create_cluster(request).await?;
+    wait::until_active(eks, created.name(), WAIT_TIMEOUT, &mut report).await
 }
 
 /// Every cluster of the region, described, in name order.

@@ -80,16 +80,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             "Keelson has no VPCs: the cluster names placeholder subnets {PLACEHOLDER_SUBNETS:?}"
         ));
     }
+    let request = workflow::create_request(&session, &config).await?;
     info(format!(
-        "creating cluster {name:?} in {:?}",
-        session.region()
-    ));
-    let started = Instant::now();
-    let (cluster, request) = workflow::create_cluster(&session, &config, progress(name)).await?;
-    info(format!(
-        "cluster role {}",
+        "creating cluster {name:?} in {:?} with role {}",
+        session.region(),
         request["roleArn"].as_str().unwrap_or_default()
     ));
+    let started = Instant::now();
+    let cluster = workflow::create_cluster(&session.eks()?, &request, progress(name)).await?;
     done(format!(
         "cluster {name:?} is ACTIVE after {}s (Kubernetes {}, {})",
         started.elapsed().as_secs(),

@@ -194,3 +194,30 @@ def test_service_errors_show_their_code(cli):
                        AWS_SHARED_CREDENTIALS_FILE=os.devnull)
     assert root.returncode != 0
     assert "EKS ListClusters:" in root.stderr, root.stderr
+
+
+def test_flags_and_endpoint_url_alone_are_enough(cli):
+    """`--name/--version` without a file, and `--endpoint-url` with no AWS_ENDPOINT_URL*: STS
+    is reached at the same address, and the kubeconfig tells its exec plugin where STS is, so
+    kubectl works from a shell without the variables."""
+    bare = {"AWS_ENDPOINT_URL": ""}
+    url = cli.server.url
+    created = cli.keelson("create", "cluster", "--name", "from-flags", "--version", "1.32",
+                          "--endpoint-url", url, "--kubeconfig", str(cli.dir / "flags-kubeconfig"),
+                          **bare)
+    assert 'cluster "from-flags" is ACTIVE after' in created.stderr, created.stderr
+    described = cli.server.aws_json("eks", "describe-cluster", "--name", "from-flags", keys=cli.keys)
+    assert described["cluster"]["version"] == "1.32"
+    kubeconfig = yaml.safe_load((cli.dir / "flags-kubeconfig").read_text())
+    assert kubeconfig["users"][0]["user"]["exec"]["env"] == [
+        {"name": "AWS_ENDPOINT_URL_STS", "value": url}]
+    ns = cli.kubectl("--kubeconfig", str(cli.dir / "flags-kubeconfig"), "get", "ns", "default",
+                     "-o", "name", **bare)
+    assert ns.stdout.strip() == "namespace/default"
+    assert "from-flags" in cli.keelson("get", "clusters", "--endpoint-url", url, **bare).stdout
+    refused = cli.keelson("create", "cluster", "-f", str(cli.write("c.yaml", CONFIG)),
+                          "--name", "other", check=False)
+    assert refused.returncode != 0
+    assert "cannot use --name when --config-file/-f is set" in refused.stderr
+    cli.keelson("delete", "cluster", "--name", "from-flags", "--wait", "--endpoint-url", url, **bare)
+    assert json.loads(cli.keelson("get", "clusters", "-o", "json").stdout) == []

@@ -10,6 +10,7 @@ the cluster through the kubeconfig `keelson create cluster` writes, whose exec p
 import json
 import os
 import subprocess
+from unittest import mock
 
 import pytest
 import yaml
@@ -221,3 +222,27 @@ def test_flags_and_endpoint_url_alone_are_enough(cli):
     assert "cannot use --name when --config-file/-f is set" in refused.stderr
     cli.keelson("delete", "cluster", "--name", "from-flags", "--wait", "--endpoint-url", url, **bare)
     assert json.loads(cli.keelson("get", "clusters", "-o", "json").stdout) == []
+
+
+def test_a_tls_server_is_trusted_through_aws_ca_bundle():
+    server = AwsServer(tls=True)
+    try:
+        # The clusters' API servers call the server's STS to check tokens: they trust its CA
+        # through SSL_CERT_FILE, which they inherit from the server.
+        with mock.patch.dict(os.environ, {"SSL_CERT_FILE": str(server.ca_file)}):
+            server.start()
+        tls = Cli(server)
+        assert tls.env()["AWS_CA_BUNDLE"] == str(server.ca_file)
+        tls.keelson("create", "cluster", "--name", "over-tls", "--region", REGION)
+        assert tls.kubectl("get", "ns", "default", "-o", "name").stdout.strip() == "namespace/default"
+        listed = json.loads(tls.keelson("get", "clusters", "-o", "json").stdout)
+        assert [c["name"] for c in listed] == ["over-tls"]
+        untrusted = tls.keelson("get", "clusters", check=False, AWS_CA_BUNDLE="")
+        assert untrusted.returncode != 0
+        assert "certificate" in untrusted.stderr.lower(), untrusted.stderr
+        missing = tls.keelson("get", "clusters", check=False, AWS_CA_BUNDLE=str(server.dir / "none.pem"))
+        assert missing.returncode != 0
+        assert "none.pem" in missing.stderr, missing.stderr
+        tls.keelson("delete", "cluster", "--name", "over-tls", "--wait")
+    finally:
+        server.cleanup()

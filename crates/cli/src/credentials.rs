@@ -175,6 +175,18 @@ fn service_endpoint(service: &str, flag: Option<&str>, region: &str, env: Env<'_
         .unwrap_or_else(|| format!("https://{service}.{region}.amazonaws.com"))
 }
 
+/// The CA bundle HTTPS calls trust instead of the system's roots: AWS_CA_BUNDLE, else the
+/// profile's `ca_bundle`.
+pub fn ca_bundle(env: Env<'_>) -> Result<Option<PathBuf>, CliError> {
+    if let Some(path) = non_empty(env, "AWS_CA_BUNDLE") {
+        return Ok(Some(PathBuf::from(path)));
+    }
+    Ok(config_section(env)?
+        .remove("ca_bundle")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from))
+}
+
 /// The profile in use when one was chosen explicitly (kubeconfig exec plugins pass it on).
 pub fn explicit_profile(env: Env<'_>) -> Option<String> {
     non_empty(env, "AWS_PROFILE")
@@ -299,6 +311,31 @@ mod tests {
             eks_endpoint(None, "eu-west-1", &sts_only),
             "https://eks.eu-west-1.amazonaws.com"
         );
+    }
+
+    #[test]
+    fn the_ca_bundle_comes_from_the_environment_then_the_profile() {
+        let dir = temp_dir("ca-bundle");
+        let config_file = dir.join("config");
+        std::fs::write(&config_file, "[profile ops]\nca_bundle = /etc/ops-ca.pem\n").unwrap();
+        let config = config_file.to_str().unwrap();
+        let both = env_of(&[
+            ("AWS_CA_BUNDLE", "/etc/env-ca.pem"),
+            ("AWS_CONFIG_FILE", config),
+            ("AWS_PROFILE", "ops"),
+        ]);
+        assert_eq!(
+            ca_bundle(&both).unwrap(),
+            Some(PathBuf::from("/etc/env-ca.pem"))
+        );
+        let profile = env_of(&[("AWS_CONFIG_FILE", config), ("AWS_PROFILE", "ops")]);
+        assert_eq!(
+            ca_bundle(&profile).unwrap(),
+            Some(PathBuf::from("/etc/ops-ca.pem"))
+        );
+        let neither = env_of(&[("AWS_CONFIG_FILE", config)]);
+        assert_eq!(ca_bundle(&neither).unwrap(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

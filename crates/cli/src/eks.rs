@@ -26,11 +26,12 @@ impl EksClient {
         endpoint: &str,
         region: &str,
         credentials: AwsCredentials,
+        ca_bundle: Option<&std::path::Path>,
     ) -> Result<EksClient, CliError> {
         Ok(EksClient {
             endpoint: endpoint.trim_end_matches('/').to_string(),
             region: region.to_string(),
-            http: SignedClient::new("eks", region, credentials)?,
+            http: SignedClient::new("eks", region, credentials, ca_bundle)?,
         })
     }
 

@@ -1,13 +1,17 @@
 //! SigV4-signed HTTP calls over hyper (rustls, native roots), shared by the STS and EKS
 //! clients.
 
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::ConfigBuilderExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
 use crate::CliError;
 use crate::credentials::AwsCredentials;
@@ -33,17 +37,15 @@ pub(crate) struct Call<'a> {
 }
 
 impl SignedClient {
+    /// `ca_bundle` (AWS_CA_BUNDLE) replaces the system's roots, as it does for botocore.
     pub fn new(
         service: &'static str,
         region: &str,
         credentials: AwsCredentials,
+        ca_bundle: Option<&Path>,
     ) -> Result<SignedClient, CliError> {
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| CliError::Transport {
-                endpoint: service.into(),
-                message: format!("loading the system's root certificates: {e}"),
-            })?
+            .with_tls_config(tls_config(ca_bundle)?)
             .https_or_http()
             .enable_http1()
             .build();
@@ -116,6 +118,27 @@ impl SignedClient {
             .to_bytes();
         Ok(http::Response::from_parts(parts, body))
     }
+}
+
+fn tls_config(ca_bundle: Option<&Path>) -> Result<rustls::ClientConfig, CliError> {
+    let builder = rustls::ClientConfig::builder();
+    let Some(path) = ca_bundle else {
+        return Ok(builder
+            .with_native_roots()
+            .map_err(|e| CliError::Invalid(format!("loading the system's root certificates: {e}")))?
+            .with_no_client_auth());
+    };
+    let invalid =
+        |message: String| CliError::Invalid(format!("CA bundle {}: {message}", path.display()));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(path).map_err(|e| invalid(e.to_string()))? {
+        let cert = cert.map_err(|e| invalid(e.to_string()))?;
+        roots.add(cert).map_err(|e| invalid(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(invalid("no certificates".into()));
+    }
+    Ok(builder.with_root_certificates(roots).with_no_client_auth())
 }
 
 /// hyper's errors say little at the top ("client error (Connect)"); the cause says why.

@@ -1,6 +1,8 @@
 //! What every command resolves first, as the AWS CLI does: credentials, region and the
 //! endpoints of the services it calls.
 
+use std::path::PathBuf;
+
 use crate::credentials::{self, AwsCredentials};
 use crate::eks::EksClient;
 use crate::sts::StsClient;
@@ -12,6 +14,7 @@ pub struct Session {
     eks_endpoint: String,
     sts_endpoint: String,
     profile: Option<String>,
+    ca_bundle: Option<PathBuf>,
 }
 
 impl Session {
@@ -40,6 +43,7 @@ impl Session {
             eks_endpoint,
             sts_endpoint,
             profile: credentials::explicit_profile(env),
+            ca_bundle: credentials::ca_bundle(env)?,
         })
     }
 
@@ -48,11 +52,21 @@ impl Session {
     }
 
     pub fn eks(&self) -> Result<EksClient, CliError> {
-        EksClient::new(&self.eks_endpoint, &self.region, self.credentials.clone())
+        EksClient::new(
+            &self.eks_endpoint,
+            &self.region,
+            self.credentials.clone(),
+            self.ca_bundle.as_deref(),
+        )
     }
 
     pub fn sts(&self) -> Result<StsClient, CliError> {
-        StsClient::new(&self.sts_endpoint, &self.region, self.credentials.clone())
+        StsClient::new(
+            &self.sts_endpoint,
+            &self.region,
+            self.credentials.clone(),
+            self.ca_bundle.as_deref(),
+        )
     }
 
     pub fn sts_endpoint(&self) -> &str {

@@ -27,10 +27,11 @@ impl StsClient {
         endpoint: &str,
         region: &str,
         credentials: AwsCredentials,
+        ca_bundle: Option<&std::path::Path>,
     ) -> Result<StsClient, CliError> {
         Ok(StsClient {
             endpoint: endpoint.to_string(),
-            http: SignedClient::new("sts", region, credentials)?,
+            http: SignedClient::new("sts", region, credentials, ca_bundle)?,
         })
     }
 

@@ -28,7 +28,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let region = credentials::region(args.region.as_deref(), env)?;
     let endpoint = credentials::sts_endpoint(&region, env);
     if let Some(role_arn) = &args.role_arn {
-        credentials = StsClient::new(&endpoint, &region, credentials)?
+        let ca_bundle = credentials::ca_bundle(env)?;
+        credentials = StsClient::new(&endpoint, &region, credentials, ca_bundle.as_deref())?
             .assume_role(role_arn, ROLE_SESSION_NAME)
             .await
             .with_context(|| format!("assuming {role_arn}"))?;

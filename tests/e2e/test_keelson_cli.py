@@ -89,7 +89,17 @@ accessConfig:
 
 
 def test_a_cluster_from_an_eksctl_config_to_kubectl_and_back(cli):
-    config = cli.write("cluster.yaml", CONFIG)
+    # A second user, let in by an access entry of the file: view rights in `default` only.
+    viewer_keys = cli.server.create_user_with_key("viewer")
+    viewer_arn = f"arn:aws:iam::{cli.server.account_id}:user/viewer"
+    config = cli.write("cluster.yaml", CONFIG + f"""
+  accessEntries:
+    - principalARN: {viewer_arn}
+      kubernetesUsername: viewer
+      accessPolicies:
+        - policyARN: arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy
+          accessScope: {{type: namespace, namespaces: [default]}}
+""")
     created = cli.keelson("create", "cluster", "-f", str(config))
     # Progress as it goes, then the kubeconfig.
     assert f'cluster "{CLUSTER}" is CREATING' in created.stderr, created.stderr
@@ -128,6 +138,15 @@ def test_a_cluster_from_an_eksctl_config_to_kubectl_and_back(cli):
     assert "kube-system" in names
     whoami = json.loads(cli.kubectl("auth", "whoami", "-o", "json").stdout)
     assert whoami["status"]["userInfo"]["extra"]["arn"] == [f"arn:aws:iam::{account}:user/admin"]
+
+    assert f"access entry for {viewer_arn}" in created.stderr
+    as_viewer = dict(AWS_ACCESS_KEY_ID=viewer_keys["AccessKeyId"],
+                     AWS_SECRET_ACCESS_KEY=viewer_keys["SecretAccessKey"])
+    assert cli.kubectl("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}",
+                       **as_viewer).stdout == "viewer"
+    assert cli.kubectl("auth", "can-i", "list", "pods", "-n", "default", **as_viewer).stdout.strip() == "yes"
+    assert cli.kubectl("auth", "can-i", "list", "pods", "-n", "kube-system", check=False,
+                       **as_viewer).stdout.strip() == "no"
 
     # get clusters: table, json, yaml.
     table = cli.keelson("get", "clusters").stdout.splitlines()

@@ -152,11 +152,6 @@ impl ClusterConfig {
         }
         let refused = [
             (
-                is_some_set(&self.access_config.access_entries),
-                "accessConfig.accessEntries",
-                "create them with `aws eks create-access-entry` once the cluster is ACTIVE",
-            ),
-            (
                 is_some_set(&self.iam.service_accounts),
                 "iam.serviceAccounts",
                 "IRSA service accounts need IAM OIDC providers, which Keelson's IAM does not have yet",
@@ -169,6 +164,15 @@ impl ClusterConfig {
         ];
         if let Some((_, name, why)) = refused.iter().find(|(set, _, _)| *set) {
             return Err(format!("{name} is not supported: {why}"));
+        }
+        // As eksctl checks before making anything.
+        if !self.access_config.access_entries.is_empty()
+            && self.access_config.authentication_mode.as_deref() == Some("CONFIG_MAP")
+        {
+            return Err(
+                "accessConfig.accessEntries need accessConfig.authenticationMode API or API_AND_CONFIG_MAP"
+                    .into(),
+            );
         }
         if let Some(family) = &self.kubernetes_network_config.ip_family
             && !family.eq_ignore_ascii_case("ipv4")
@@ -288,6 +292,56 @@ impl ClusterConfig {
             request["upgradePolicy"] = json!({ "supportType": support });
         }
         request
+    }
+}
+
+/// One access entry to create once the cluster is ACTIVE: the CreateAccessEntry request and
+/// the AssociateAccessPolicy requests that follow it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessEntryRequests {
+    pub principal_arn: String,
+    pub create: Value,
+    pub associate: Vec<Value>,
+}
+
+impl ClusterConfig {
+    /// `accessConfig.accessEntries` as EKS API requests.
+    pub fn access_entry_requests(&self) -> Vec<AccessEntryRequests> {
+        self.access_config
+            .access_entries
+            .iter()
+            .map(|entry| {
+                let mut create = json!({ "principalArn": entry.principal_arn });
+                if let Some(entry_type) = &entry.entry_type {
+                    create["type"] = json!(entry_type);
+                }
+                if !entry.kubernetes_groups.is_empty() {
+                    create["kubernetesGroups"] = json!(entry.kubernetes_groups);
+                }
+                if let Some(username) = &entry.kubernetes_username {
+                    create["username"] = json!(username);
+                }
+                if !entry.tags.is_empty() {
+                    create["tags"] = json!(entry.tags);
+                }
+                let associate = entry
+                    .access_policies
+                    .iter()
+                    .map(|policy| {
+                        let mut scope = json!({ "type": policy.access_scope.scope_type });
+                        if !policy.access_scope.namespaces.is_empty() {
+                            scope["namespaces"] = json!(policy.access_scope.namespaces);
+                        }
+                        json!({ "policyArn": policy.policy_arn, "accessScope": scope })
+                    })
+                    .collect();
+                AccessEntryRequests {
+                    principal_arn: entry.principal_arn.clone(),
+                    create,
+                    associate,
+                }
+            })
+            .collect()
     }
 }
 

@@ -139,12 +139,20 @@ fn other_unsupported_and_unknown_fields_are_named() {
         "{addons}"
     );
     let entries = parse(&format!(
-        "{base}accessConfig:\n  accessEntries: [{{principalARN: 'arn:aws:iam::1:role/r'}}]\n"
+        "{base}accessConfig:\n  authenticationMode: CONFIG_MAP\n  accessEntries: [{{principalARN: 'arn:aws:iam::1:role/r'}}]\n"
     ))
     .unwrap_err();
     assert!(
-        entries.contains("accessConfig.accessEntries is not supported"),
+        entries.contains("need accessConfig.authenticationMode API"),
         "{entries}"
+    );
+    let accounts = parse(&format!(
+        "{base}iam:\n  serviceAccounts: [{{metadata: {{name: s}}}}]\n"
+    ))
+    .unwrap_err();
+    assert!(
+        accounts.contains("iam.serviceAccounts is not supported"),
+        "{accounts}"
     );
     let typo = parse(&format!("{base}metdata: {{}}\n")).unwrap_err();
     assert_eq!(typo, "cluster.yaml: unknown field \"metdata\"");
@@ -181,4 +189,63 @@ fn the_name_is_required_and_an_unquoted_version_keeps_its_digits() {
     );
     let list = list.unwrap_err();
     assert!(list.contains("metadata.version"), "{list}");
+}
+
+#[test]
+fn access_entries_become_create_and_associate_requests() {
+    let config = parse(
+        r#"
+apiVersion: eksctl.io/v1alpha5
+kind: ClusterConfig
+metadata: {name: shared}
+accessConfig:
+  authenticationMode: API
+  accessEntries:
+    - principalARN: arn:aws:iam::1:role/dev
+      kubernetesGroups: [devs]
+      kubernetesUsername: dev-user
+      accessPolicies:
+        - policyARN: arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy
+          accessScope: {type: namespace, namespaces: [dev-*]}
+        - policyARN: arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy
+          accessScope: {type: cluster}
+    - principalARN: arn:aws:iam::1:user/bare
+      type: STANDARD
+"#,
+    )
+    .unwrap();
+    let requests = config.access_entry_requests();
+    assert_eq!(
+        requests,
+        [
+            AccessEntryRequests {
+                principal_arn: "arn:aws:iam::1:role/dev".into(),
+                create: json!({
+                    "principalArn": "arn:aws:iam::1:role/dev",
+                    "kubernetesGroups": ["devs"],
+                    "username": "dev-user",
+                }),
+                associate: vec![
+                    json!({
+                        "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+                        "accessScope": {"type": "namespace", "namespaces": ["dev-*"]},
+                    }),
+                    json!({
+                        "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy",
+                        "accessScope": {"type": "cluster"},
+                    }),
+                ],
+            },
+            AccessEntryRequests {
+                principal_arn: "arn:aws:iam::1:user/bare".into(),
+                create: json!({"principalArn": "arn:aws:iam::1:user/bare", "type": "STANDARD"}),
+                associate: vec![],
+            },
+        ]
+    );
+    let typo = parse(
+        "apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\nmetadata: {name: x}\naccessConfig:\n  accessEntries: [{principalArn: 'arn:aws:iam::1:role/r'}]\n",
+    )
+    .unwrap_err();
+    assert!(typo.contains("principalArn"), "{typo}");
 }

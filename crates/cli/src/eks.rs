@@ -72,6 +72,45 @@ impl EksClient {
         Cluster::from_answer(answer)
     }
 
+    /// CreateAccessEntry with a request body built by the caller.
+    pub async fn create_access_entry(
+        &self,
+        cluster: &str,
+        request: &Value,
+    ) -> Result<(), CliError> {
+        let path = format!("/clusters/{}/access-entries", encode_label(cluster));
+        self.call(
+            "CreateAccessEntry",
+            http::Method::POST,
+            &path,
+            Some(request),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// AssociateAccessPolicy for the entry of `principal_arn`.
+    pub async fn associate_access_policy(
+        &self,
+        cluster: &str,
+        principal_arn: &str,
+        request: &Value,
+    ) -> Result<(), CliError> {
+        let path = format!(
+            "/clusters/{}/access-entries/{}/access-policies",
+            encode_label(cluster),
+            encode_label(principal_arn)
+        );
+        self.call(
+            "AssociateAccessPolicy",
+            http::Method::POST,
+            &path,
+            Some(request),
+        )
+        .await
+        .map(drop)
+    }
+
     /// Every cluster's name, following `nextToken` until the last page.
     pub async fn list_clusters(&self) -> Result<Vec<String>, CliError> {
         let mut names = Vec::new();

@@ -36,6 +36,24 @@ pub async fn create_cluster(
     wait::until_active(eks, created.name(), WAIT_TIMEOUT, &mut report).await
 }
 
+/// `accessConfig.accessEntries`: each entry, then its policies, answering the principals.
+pub async fn create_access_entries(
+    eks: &EksClient,
+    config: &ClusterConfig,
+) -> Result<Vec<String>, CliError> {
+    let mut made = Vec::new();
+    for entry in config.access_entry_requests() {
+        eks.create_access_entry(config.name(), &entry.create)
+            .await?;
+        for policy in &entry.associate {
+            eks.associate_access_policy(config.name(), &entry.principal_arn, policy)
+                .await?;
+        }
+        made.push(entry.principal_arn);
+    }
+    Ok(made)
+}
+
 /// Every cluster of the region, described, in name order.
 pub async fn clusters(eks: &EksClient) -> Result<Vec<Cluster>, CliError> {
     let mut names = eks.list_clusters().await?;

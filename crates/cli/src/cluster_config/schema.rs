@@ -82,7 +82,41 @@ pub struct Iam {
 pub struct AccessConfig {
     pub authentication_mode: Option<String>,
     pub bootstrap_cluster_creator_admin_permissions: Option<bool>,
-    pub access_entries: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub access_entries: Vec<AccessEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccessEntry {
+    #[serde(rename = "principalARN")]
+    pub principal_arn: String,
+    #[serde(rename = "type")]
+    pub entry_type: Option<String>,
+    #[serde(default)]
+    pub kubernetes_groups: Vec<String>,
+    pub kubernetes_username: Option<String>,
+    #[serde(default)]
+    pub access_policies: Vec<AccessPolicy>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccessPolicy {
+    #[serde(rename = "policyARN")]
+    pub policy_arn: String,
+    pub access_scope: AccessScope,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AccessScope {
+    #[serde(rename = "type")]
+    pub scope_type: String,
+    #[serde(default)]
+    pub namespaces: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default, PartialEq)]

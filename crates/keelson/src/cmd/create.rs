@@ -87,13 +87,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         request["roleArn"].as_str().unwrap_or_default()
     ));
     let started = Instant::now();
-    let cluster = workflow::create_cluster(&session.eks()?, &request, progress(name)).await?;
+    let eks = session.eks()?;
+    let cluster = workflow::create_cluster(&eks, &request, progress(name)).await?;
     done(format!(
         "cluster {name:?} is ACTIVE after {}s (Kubernetes {}, {})",
         started.elapsed().as_secs(),
         cluster.version(),
         cluster.endpoint().unwrap_or("no endpoint"),
     ));
+    for principal in workflow::create_access_entries(&eks, &config).await? {
+        done(format!("access entry for {principal}"));
+    }
     if config.iam.with_oidc == Some(true) {
         info(format!(
             "iam.withOIDC: the cluster's OIDC issuer is {}; Keelson's IAM has no OIDC providers yet, so none was registered",

@@ -104,6 +104,9 @@ async fn round(
         .iter_mut()
         .filter_map(|(name, node)| node.exited().map(|why| (name.clone(), why)))
         .collect();
+    // The record read at the start of this round still lists the dead; the next round
+    // launches replacements from a fresh read.
+    let replacing = !dead.is_empty();
     for (name, why) in dead {
         state.nodes.remove(&name);
         tracing::warn!(cluster, nodegroup = %ng.name, node = %name, why, "node died; replacing it");
@@ -111,6 +114,9 @@ async fn round(
             .await
             .map_err(|e| e.to_string())?;
         forget_node(inner, cluster, &ng.name, &name).await?;
+    }
+    if replacing {
+        return Ok(());
     }
 
     // Start every recorded node that does not run (new ones, and all after a service restart).

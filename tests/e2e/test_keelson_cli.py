@@ -265,3 +265,14 @@ def test_a_tls_server_is_trusted_through_aws_ca_bundle():
         tls.keelson("delete", "cluster", "--name", "over-tls", "--wait")
     finally:
         server.cleanup()
+
+
+def test_the_profile_flag_wins_over_keys_in_the_environment(cli):
+    credentials = cli.write("credentials", "[admin]\n"
+                            f"aws_access_key_id = {cli.keys['AccessKeyId']}\n"
+                            f"aws_secret_access_key = {cli.keys['SecretAccessKey']}\n")
+    bogus = dict(AWS_ACCESS_KEY_ID="AKIANOTAKEY", AWS_SECRET_ACCESS_KEY="nope",
+                 AWS_SHARED_CREDENTIALS_FILE=str(credentials))
+    refused = cli.keelson("get", "clusters", check=False, **bogus)
+    assert "UnrecognizedClientException" in refused.stderr, refused.stderr
+    assert json.loads(cli.keelson("get", "clusters", "--profile", "admin", "-o", "json", **bogus).stdout) == []

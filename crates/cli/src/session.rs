@@ -22,11 +22,26 @@ impl Session {
     /// for the AWS CLI); `endpoint_url` is `--endpoint-url`, the EKS endpoint. STS follows
     /// AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL, and when neither is set but
     /// `--endpoint-url` is, that: Keelson's front door serves STS and EKS at one address.
+    /// `profile` is `--profile`: as with the AWS CLI it wins over AWS_PROFILE and over
+    /// credentials in the environment.
     pub fn resolve(
         region: Option<&str>,
         endpoint_url: Option<&str>,
+        profile: Option<&str>,
         env: Env<'_>,
     ) -> Result<Session, CliError> {
+        let profiled = |name: &str| match (profile.filter(|p| !p.is_empty()), name) {
+            (Some(profile), "AWS_PROFILE") => Some(profile.to_string()),
+            (
+                Some(_),
+                "AWS_ACCESS_KEY_ID"
+                | "AWS_SECRET_ACCESS_KEY"
+                | "AWS_SESSION_TOKEN"
+                | "AWS_SECURITY_TOKEN",
+            ) => None,
+            _ => env(name),
+        };
+        let env: Env<'_> = &profiled;
         let credentials = credentials::load_credentials(env)?;
         let region = credentials::configured_region(region, env)?.ok_or(CliError::NoRegion)?;
         let eks_endpoint = credentials::eks_endpoint(endpoint_url, &region, env);
@@ -126,10 +141,10 @@ mod tests {
     fn a_region_is_required() {
         let env = env_of(&KEYS);
         assert!(matches!(
-            Session::resolve(None, None, &env),
+            Session::resolve(None, None, None, &env),
             Err(CliError::NoRegion)
         ));
-        let session = Session::resolve(Some("eu-west-1"), None, &env).unwrap();
+        let session = Session::resolve(Some("eu-west-1"), None, None, &env).unwrap();
         assert_eq!(session.region(), "eu-west-1");
         assert_eq!(session.eks_endpoint, "https://eks.eu-west-1.amazonaws.com");
         assert_eq!(
@@ -143,7 +158,7 @@ mod tests {
     #[test]
     fn the_endpoint_flag_serves_sts_too_unless_a_variable_says_otherwise() {
         let env = env_of(&KEYS);
-        let session = Session::resolve(Some("r"), Some("http://keelson:1"), &env).unwrap();
+        let session = Session::resolve(Some("r"), Some("http://keelson:1"), None, &env).unwrap();
         assert_eq!(session.eks_endpoint, "http://keelson:1");
         assert_eq!(session.sts_endpoint(), "http://keelson:1");
         assert!(session.sts_is_custom());
@@ -161,8 +176,40 @@ mod tests {
             ("AWS_ENDPOINT_URL", "http://global:2"),
         ];
         let env = env_of(with_sts);
-        let session = Session::resolve(Some("r"), Some("http://keelson:1"), &env).unwrap();
+        let session = Session::resolve(Some("r"), Some("http://keelson:1"), None, &env).unwrap();
         assert_eq!(session.eks_endpoint, "http://keelson:1");
         assert_eq!(session.sts_endpoint(), "http://global:2");
+    }
+
+    #[test]
+    fn the_profile_flag_wins_over_the_environment() {
+        let dir = std::env::temp_dir().join(format!("keelson-session-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("credentials");
+        std::fs::write(
+            &file,
+            "[ops]\naws_access_key_id = AKIAOPS\naws_secret_access_key = s\n",
+        )
+        .unwrap();
+        let file = file.to_string_lossy().into_owned();
+        let env = move |name: &str| match name {
+            "AWS_ACCESS_KEY_ID" => Some("AKIAENV".to_string()),
+            "AWS_SECRET_ACCESS_KEY" => Some("secret".to_string()),
+            "AWS_PROFILE" => Some("default".to_string()),
+            "AWS_SHARED_CREDENTIALS_FILE" => Some(file.clone()),
+            "AWS_CONFIG_FILE" => Some("/nonexistent".to_string()),
+            _ => None,
+        };
+        let from_env = Session::resolve(Some("r"), None, None, &env).unwrap();
+        assert_eq!(from_env.credentials.access_key_id, "AKIAENV");
+        let ops = Session::resolve(Some("r"), None, Some("ops"), &env).unwrap();
+        assert_eq!(ops.credentials.access_key_id, "AKIAOPS");
+        assert_eq!(ops.profile(), Some("ops"));
+        assert_eq!(
+            ops.exec_env(),
+            [("AWS_PROFILE".to_string(), "ops".to_string())]
+        );
+        assert!(Session::resolve(Some("r"), None, Some("nobody"), &env).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -18,6 +18,9 @@ pub struct AwsArgs {
     /// https://eks.<region>.amazonaws.com); also STS's when no STS variable says otherwise.
     #[arg(long)]
     pub endpoint_url: Option<String>,
+    /// The AWS profile to use (wins over AWS_PROFILE and credentials in the environment).
+    #[arg(long, short = 'p')]
+    pub profile: Option<String>,
 }
 
 impl AwsArgs {
@@ -29,6 +32,7 @@ impl AwsArgs {
         Ok(Session::resolve(
             region,
             self.endpoint_url.as_deref(),
+            self.profile.as_deref(),
             &process_env,
         )?)
     }

@@ -186,6 +186,10 @@ def test_boto3_lists_pages_and_shapes(server, cluster):
                                             WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     group = eks.describe_nodegroup(clusterName="ngs", nodegroupName="empty-a")["nodegroup"]
     assert group["instanceTypes"] == ["t3.medium"] and group["capacityType"] == "ON_DEMAND"
+    eks.tag_resource(resourceArn=group["nodegroupArn"], tags={"env": "test"})
+    assert eks.list_tags_for_resource(resourceArn=group["nodegroupArn"])["tags"] == {"env": "test"}
+    cluster_arn = eks.describe_cluster(name="ngs")["cluster"]["arn"]
+    assert "env" not in eks.list_tags_for_resource(resourceArn=cluster_arn)["tags"]
     update = eks.update_nodegroup_config(clusterName="ngs", nodegroupName="empty-a",
                                          taints={"addOrUpdateTaints": [{"key": "k", "value": "v", "effect": "NO_SCHEDULE"}]},
                                          clientRequestToken="tok-1")["update"]

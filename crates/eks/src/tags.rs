@@ -1,5 +1,5 @@
-//! TagResource, UntagResource, ListTagsForResource on cluster ARNs. These APIs answer only
-//! BadRequestException and NotFoundException.
+//! TagResource, UntagResource, ListTagsForResource on cluster and node group ARNs. These APIs
+//! answer only BadRequestException and NotFoundException.
 
 use std::collections::BTreeMap;
 
@@ -11,14 +11,16 @@ use crate::error::{ApiResult, bad_request, tag_resource_not_found};
 use crate::service::Inner;
 use crate::validate;
 
-/// The cluster an ARN of this region and account names.
+/// The cluster an ARN of this region and account names (a node group's ARN names its cluster).
 fn cluster_of(inner: &Inner, arn: &str) -> ApiResult<String> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     if parts.len() != 6 || parts[0] != "arn" || parts[2] != "eks" {
         return Err(bad_request(format!("{arn} is not a valid resource ARN")));
     }
-    let Some(name) = parts[5].strip_prefix("cluster/") else {
-        return Err(tag_resource_not_found(format!("Resource {arn} not found")));
+    let name = match parts[5].split_once('/') {
+        Some(("cluster", name)) => name,
+        Some(("nodegroup", rest)) => rest.split('/').next().unwrap_or_default(),
+        _ => return Err(tag_resource_not_found(format!("Resource {arn} not found"))),
     };
     if parts[3] != inner.region
         || parts[4] != inner.account_id
@@ -27,6 +29,25 @@ fn cluster_of(inner: &Inner, arn: &str) -> ApiResult<String> {
         return Err(tag_resource_not_found(format!("Resource {arn} not found")));
     }
     Ok(name.to_string())
+}
+
+/// The tags of the cluster or node group `arn` names in `record`.
+fn tags_of<'a>(
+    record: &'a mut crate::model::ClusterRecord,
+    arn: &str,
+) -> Option<&'a mut BTreeMap<String, String>> {
+    if arn
+        .split(':')
+        .nth(5)
+        .is_some_and(|r| r.starts_with("nodegroup/"))
+    {
+        return record
+            .nodegroups
+            .iter_mut()
+            .find(|g| g.arn == arn)
+            .map(|g| &mut g.tags);
+    }
+    Some(&mut record.tags)
 }
 
 async fn mutate_tags(
@@ -38,9 +59,11 @@ async fn mutate_tags(
     let result = inner
         .records
         .mutate(&name, |record| {
-            let mut tags = record.tags.clone();
+            let target = tags_of(record, arn)
+                .ok_or_else(|| tag_resource_not_found(format!("Resource {arn} not found")))?;
+            let mut tags = target.clone();
             change(&mut tags).map_err(bad_request)?;
-            record.tags = tags;
+            *target = tags;
             Ok(())
         })
         .await;
@@ -97,7 +120,10 @@ pub(crate) async fn untag(
 pub(crate) async fn list(inner: &Inner, arn: &str) -> ApiResult<Value> {
     let name = cluster_of(inner, arn)?;
     match inner.records.get(&name).await? {
-        Some((record, _)) => Ok(json!({ "tags": record.tags })),
+        Some((mut record, _)) => match tags_of(&mut record, arn) {
+            Some(tags) => Ok(json!({ "tags": tags })),
+            None => Err(tag_resource_not_found(format!("Resource {arn} not found"))),
+        },
         None => Err(tag_resource_not_found(format!("Resource {arn} not found"))),
     }
 }

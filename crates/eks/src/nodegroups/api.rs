@@ -304,8 +304,10 @@ pub(crate) async fn update_config(
         .records
         .mutate(cluster, |record| {
             let g = group_mut(record, group)?;
-            if g.status != NodegroupStatus::Active
-                || g.updates.iter().any(|u| u.status == "InProgress")
+            if !matches!(
+                g.status,
+                NodegroupStatus::Active | NodegroupStatus::Degraded
+            ) || g.updates.iter().any(|u| u.status == "InProgress")
             {
                 return Err(AwsError::new(
                     409,

@@ -18,13 +18,16 @@ use super::model::{NodeRecord, NodegroupRecord, NodegroupStatus};
 use crate::model::{ClusterRecord, HealthIssue};
 
 const ROUND: Duration = Duration::from_secs(1);
-/// Launch failures in a row before a new group is CREATE_FAILED.
+/// Launch failures in a row before a new group is CREATE_FAILED (a running one DEGRADED).
 const LAUNCH_ATTEMPTS: u32 = 5;
+/// Failed rounds in a row (the cluster's API not answering) before an ACTIVE group is DEGRADED.
+const DEGRADE_AFTER: u32 = 15;
 
 struct State {
     nodes: HashMap<String, Box<dyn RunningNode>>,
     client: Option<kube::Client>,
     launch_failures: u32,
+    failed_rounds: u32,
 }
 
 pub(super) async fn run(inner: &ManagerInner, cluster: &str, group: &str) {
@@ -32,6 +35,7 @@ pub(super) async fn run(inner: &ManagerInner, cluster: &str, group: &str) {
         nodes: HashMap::new(),
         client: None,
         launch_failures: 0,
+        failed_rounds: 0,
     };
     let stop = inner.shutdown.clone();
     loop {
@@ -43,9 +47,24 @@ pub(super) async fn run(inner: &ManagerInner, cluster: &str, group: &str) {
                 let Some(ng) = record.nodegroups.iter().find(|g| g.name == group).cloned() else {
                     break;
                 };
-                if let Err(error) = round(inner, &mut state, &record, &ng).await {
-                    tracing::warn!(cluster, nodegroup = group, %error, "node group round");
-                    state.client = None;
+                match round(inner, &mut state, &record, &ng).await {
+                    Ok(()) => state.failed_rounds = 0,
+                    Err(error) => {
+                        tracing::warn!(cluster, nodegroup = group, %error, "node group round");
+                        state.client = None;
+                        state.failed_rounds += 1;
+                        if state.failed_rounds == DEGRADE_AFTER
+                            && ng.status == NodegroupStatus::Active
+                        {
+                            let message = format!("The cluster's API cannot be reached: {error}");
+                            let issue = Some(("ClusterUnreachable", message));
+                            let result =
+                                set_status(inner, cluster, group, NodegroupStatus::Degraded, issue);
+                            if let Err(error) = result.await {
+                                tracing::warn!(cluster, nodegroup = group, %error, "degrading");
+                            }
+                        }
+                    }
                 }
             }
             Ok(None) => break,
@@ -143,18 +162,19 @@ async fn round(
             Err(error) => {
                 state.launch_failures += 1;
                 tracing::error!(cluster, nodegroup = %ng.name, node = %node.name, %error, "launching a node");
-                if ng.status == NodegroupStatus::Creating
+                let next = match ng.status {
+                    NodegroupStatus::Creating => Some(NodegroupStatus::CreateFailed),
+                    NodegroupStatus::Active | NodegroupStatus::Updating => {
+                        Some(NodegroupStatus::Degraded)
+                    }
+                    _ => None,
+                };
+                if let Some(next) = next
                     && state.launch_failures >= LAUNCH_ATTEMPTS
                 {
                     let message = format!("Nodes could not be launched: {error}");
-                    set_status(
-                        inner,
-                        cluster,
-                        &ng.name,
-                        NodegroupStatus::CreateFailed,
-                        Some(("NodeCreationFailure", message)),
-                    )
-                    .await?;
+                    let issue = Some(("NodeCreationFailure", message));
+                    set_status(inner, cluster, &ng.name, next, issue).await?;
                 }
                 return Ok(());
             }
@@ -206,7 +226,7 @@ async fn round(
         && in_line
         && matches!(
             ng.status,
-            NodegroupStatus::Creating | NodegroupStatus::Updating
+            NodegroupStatus::Creating | NodegroupStatus::Updating | NodegroupStatus::Degraded
         )
     {
         set_status(inner, cluster, &ng.name, NodegroupStatus::Active, None).await?;
@@ -331,7 +351,8 @@ async fn finish_delete(inner: &ManagerInner, cluster: &str, group: &str) -> Resu
     Ok(())
 }
 
-/// Moves the group to `status`; ACTIVE also completes its in-progress updates.
+/// Moves the group to `status` with `issue` (none: every issue is resolved). ACTIVE completes
+/// the in-progress updates, CREATE_FAILED fails them; DEGRADED leaves them running.
 async fn set_status(
     inner: &ManagerInner,
     cluster: &str,
@@ -351,20 +372,23 @@ async fn set_status(
             ng.status = status;
             ng.modified_at = crate::model::now_seconds();
             match &issue {
-                Some((code, message)) => ng.health_issues.push(HealthIssue {
-                    code: code.to_string(),
-                    message: message.clone(),
-                    resource_ids: vec![ng.name.clone()],
-                }),
+                Some((code, message)) => {
+                    ng.health_issues.retain(|i| i.code != *code);
+                    ng.health_issues.push(HealthIssue {
+                        code: code.to_string(),
+                        message: message.clone(),
+                        resource_ids: vec![ng.name.clone()],
+                    })
+                }
                 None => ng.health_issues.clear(),
             }
+            let outcome = match status {
+                NodegroupStatus::Active => "Successful",
+                NodegroupStatus::CreateFailed => "Failed",
+                _ => return Ok(()),
+            };
             for update in ng.updates.iter_mut().filter(|u| u.status == "InProgress") {
-                update.status = if status == NodegroupStatus::Active {
-                    "Successful"
-                } else {
-                    "Failed"
-                }
-                .into();
+                update.status = outcome.into();
             }
             Ok(())
         })

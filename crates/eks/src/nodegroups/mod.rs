@@ -78,18 +78,16 @@ impl Manager {
         let (cluster, group) = (cluster.to_string(), group.to_string());
         self.inner.tasks.spawn(async move {
             controller::run(&manager.inner, &cluster, &group).await;
-            let removed = {
+            {
                 let mut running = manager.inner.running.lock().expect("running lock");
                 let key = (cluster.clone(), group.clone());
                 if running.get(&key) == Some(&generation) {
                     running.remove(&key);
                 }
-                true
-            };
+            }
             // A group created again under the same name while this controller was finishing
             // gets a controller of its own.
-            if removed
-                && let Ok(Some((record, _))) = manager.inner.records.get(&cluster).await
+            if let Ok(Some((record, _))) = manager.inner.records.get(&cluster).await
                 && record.nodegroups.iter().any(|g| g.name == group)
             {
                 manager.ensure(&cluster, &group);

@@ -276,3 +276,19 @@ def test_the_profile_flag_wins_over_keys_in_the_environment(cli):
     refused = cli.keelson("get", "clusters", check=False, **bogus)
     assert "UnrecognizedClientException" in refused.stderr, refused.stderr
     assert json.loads(cli.keelson("get", "clusters", "--profile", "admin", "-o", "json", **bogus).stdout) == []
+
+
+def test_delete_cluster_removes_its_node_groups_first(cli):
+    cli.keelson("create", "cluster", "--name", "with-nodes", "--write-kubeconfig=false")
+    role = f"arn:aws:iam::{cli.server.account_id}:role/eks-nodes"
+    cli.server.aws("eks", "create-nodegroup", "--cluster-name", "with-nodes", "--nodegroup-name", "workers",
+                   "--scaling-config", "minSize=1,maxSize=2,desiredSize=1", "--subnets", "subnet-1",
+                   "--node-role", role, keys=cli.keys)
+    # EKS itself refuses while the group exists; the command line deletes it first, as eksctl.
+    refused = cli.server.aws("eks", "delete-cluster", "--name", "with-nodes", keys=cli.keys, check=False)
+    assert "ResourceInUseException" in refused.stderr, refused.stderr
+    deleted = cli.keelson("delete", "cluster", "--name", "with-nodes", "--wait", timeout=300)
+    assert 'node group "workers" is gone' in deleted.stderr, deleted.stderr
+    assert 'cluster "with-nodes" is gone' in deleted.stderr, deleted.stderr
+    gone = cli.server.aws("eks", "describe-cluster", "--name", "with-nodes", keys=cli.keys, check=False)
+    assert "ResourceNotFoundException" in gone.stderr

@@ -10,6 +10,7 @@ use crate::credentials::AwsCredentials;
 use crate::http_client::{Call, SignedClient};
 
 pub mod cluster;
+mod nodegroups;
 pub mod wait;
 
 pub use cluster::Cluster;

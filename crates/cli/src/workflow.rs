@@ -70,16 +70,36 @@ pub async fn clusters(eks: &EksClient) -> Result<Vec<Cluster>, CliError> {
     Ok(clusters)
 }
 
-/// DeleteCluster, then (when `wait`) poll until it is gone.
+/// What `delete_cluster` reports: which resource a waiter's progress is about.
+pub enum Deleting<'a> {
+    Nodegroup(&'a str, Progress<'a>),
+    Cluster(Progress<'a>),
+}
+
+/// Deletes the cluster's node groups and waits until they are gone (EKS refuses to delete a
+/// cluster that has any), then DeleteCluster, then (when `wait`) polls until it is gone.
 pub async fn delete_cluster(
     eks: &EksClient,
     name: &str,
     wait: bool,
-    report: impl FnMut(Progress<'_>),
+    mut report: impl FnMut(Deleting<'_>),
 ) -> Result<Cluster, CliError> {
+    let groups = eks.list_nodegroups(name).await?;
+    for group in &groups {
+        eks.delete_nodegroup(name, group).await?;
+    }
+    for group in &groups {
+        eks.until_nodegroup_deleted(name, group, WAIT_TIMEOUT, |progress| {
+            report(Deleting::Nodegroup(group, progress))
+        })
+        .await?;
+    }
     let cluster = eks.delete_cluster(name).await?;
     if wait {
-        wait::until_deleted(eks, name, WAIT_TIMEOUT, report).await?;
+        wait::until_deleted(eks, name, WAIT_TIMEOUT, |progress| {
+            report(Deleting::Cluster(progress))
+        })
+        .await?;
     }
     Ok(cluster)
 }

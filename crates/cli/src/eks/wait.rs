@@ -90,7 +90,7 @@ pub async fn until_deleted(
     }
 }
 
-fn announce(
+pub(super) fn announce(
     last: &mut Option<(String, Instant)>,
     status: &str,
     started: Instant,

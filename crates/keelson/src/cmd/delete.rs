@@ -1,14 +1,15 @@
-//! `keelson delete cluster`, as eksctl has it: DeleteCluster, and with --wait, progress until
-//! DescribeCluster answers ResourceNotFoundException.
+//! `keelson delete cluster`, as eksctl has it: the node groups first (EKS refuses to delete a
+//! cluster that has any), then DeleteCluster, and with --wait, progress until DescribeCluster
+//! answers ResourceNotFoundException.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Subcommand};
 use keelson_cli::cluster_config::ClusterConfig;
-use keelson_cli::workflow;
+use keelson_cli::workflow::{self, Deleting};
 
-use super::eks_cli::{AwsArgs, done, info, progress};
+use super::eks_cli::{AwsArgs, done, info, report};
 
 #[derive(ClapArgs)]
 pub struct Args {
@@ -58,7 +59,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "deleting cluster {name:?} in {:?}",
         session.region()
     ));
-    let cluster = workflow::delete_cluster(&eks, &name, args.wait, progress(&name)).await?;
+    let cluster = workflow::delete_cluster(&eks, &name, args.wait, |event| match event {
+        Deleting::Nodegroup(group, progress) => report("node group", group, progress),
+        Deleting::Cluster(progress) => report("cluster", &name, progress),
+    })
+    .await?;
     if args.wait {
         done(format!("cluster {name:?} deleted"));
     } else {

@@ -53,13 +53,18 @@ fn seconds(elapsed: Duration) -> String {
 
 /// Prints a waiter's progress for cluster `name`.
 pub fn progress(name: &str) -> impl FnMut(Progress<'_>) + '_ {
-    move |event| match event {
+    move |event| report("cluster", name, event)
+}
+
+/// Prints one line of a waiter's progress for the `kind` (cluster, node group) `name`.
+pub fn report(kind: &str, name: &str, event: Progress<'_>) {
+    match event {
         Progress::Status { status, elapsed } => info(format!(
-            "cluster {name:?} is {status} ({})",
+            "{kind} {name:?} is {status} ({})",
             seconds(elapsed)
         )),
         Progress::Gone { elapsed } => done(format!(
-            "cluster {name:?} is gone after {}",
+            "{kind} {name:?} is gone after {}",
             seconds(elapsed)
         )),
     }

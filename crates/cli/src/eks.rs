@@ -11,6 +11,8 @@ use crate::http_client::{Call, SignedClient};
 
 pub mod cluster;
 mod nodegroups;
+#[cfg(test)]
+mod paging_tests;
 pub mod wait;
 
 pub use cluster::Cluster;

@@ -312,6 +312,26 @@ mod tests {
     }
 
     #[test]
+    fn node_group_routes() {
+        let group = |name: &str| (name.to_string(), "ng".to_string());
+        let (name, g) = group("c");
+        assert_eq!(
+            route(&Method::POST, "/clusters/c/node-groups/ng/update-config").unwrap(),
+            Operation::UpdateNodegroupConfig { name, group: g }
+        );
+        let (name, g) = group("c");
+        assert_eq!(
+            route(&Method::DELETE, "/clusters/c/node-groups/ng").unwrap(),
+            Operation::DeleteNodegroup { name, group: g }
+        );
+        assert_eq!(
+            route(&Method::GET, "/clusters/c/node-groups").unwrap(),
+            Operation::ListNodegroups { name: "c".into() }
+        );
+        assert!(route(&Method::PUT, "/clusters/c/node-groups/ng").is_err());
+    }
+
+    #[test]
     fn a_decoded_slash_would_not_match_so_unknown_paths_are_404() {
         let error = route(
             &Method::GET,

@@ -19,6 +19,9 @@ pub const NODEGROUP_LABEL: &str = "eks.amazonaws.com/nodegroup";
 /// Which labels and taints the service put on a node, so that a removed one can be taken off.
 const APPLIED_ANNOTATION: &str = "eks.keelson.dev/applied-config";
 const DRAIN_POLL: Duration = Duration::from_secs(1);
+/// How long a drain waits for disruption budgets before the node goes anyway (its pods then
+/// go with it), as managed node groups give up on eviction after 15 minutes.
+const DRAIN_PATIENCE: Duration = Duration::from_secs(15 * 60);
 
 pub async fn client(kubeconfig: &Path) -> Result<kube::Client, String> {
     let config = kube::config::Kubeconfig::read_from(kubeconfig).map_err(|e| e.to_string())?;
@@ -113,17 +116,26 @@ pub async fn cordon(client: &kube::Client, node: &str) -> kube::Result<()> {
 }
 
 /// Evicts every pod a drain must move and waits until they are gone. An eviction a
-/// PodDisruptionBudget forbids (429) is retried until the budget allows it. Returns false if
-/// stopped first.
+/// PodDisruptionBudget forbids (429) is retried until the budget allows it, for at most
+/// [`DRAIN_PATIENCE`]. Returns false if stopped first.
 pub async fn drain(
     client: &kube::Client,
     node: &str,
     stop: &CancellationToken,
 ) -> kube::Result<bool> {
     let mut blocked_logged = false;
+    let started = std::time::Instant::now();
     loop {
         let pods = evictable_pods(client, node).await?;
         if pods.is_empty() {
+            return Ok(true);
+        }
+        if started.elapsed() > DRAIN_PATIENCE {
+            tracing::warn!(
+                node,
+                pods = pods.len(),
+                "pods did not leave within {DRAIN_PATIENCE:?}; removing the node anyway"
+            );
             return Ok(true);
         }
         for pod in pods

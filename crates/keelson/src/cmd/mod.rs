@@ -2,9 +2,14 @@ mod bench;
 mod bench_scale;
 mod bench_scheduler;
 mod control_plane;
+mod create;
+mod delete;
+mod eks_cli;
+mod get;
 mod get_token;
 mod server;
 mod sim_nodes;
+mod utils;
 
 use clap::Subcommand;
 
@@ -22,6 +27,14 @@ pub enum Command {
     /// Run the regional management plane: IAM, STS and the AWS-compatible services, SigV4
     /// authenticated, over one store.
     Server(server::Args),
+    /// Create resources from an eksctl ClusterConfig or flags (`keelson create cluster`).
+    Create(create::Args),
+    /// List resources (`keelson get clusters`).
+    Get(get::Args),
+    /// Delete resources (`keelson delete cluster`).
+    Delete(delete::Args),
+    /// Helpers, as eksctl has them (`keelson utils write-kubeconfig`).
+    Utils(utils::Args),
 }
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
@@ -31,6 +44,10 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::SimNodes(args) => sim_nodes::run(args).await,
         Command::GetToken(args) => get_token::run(args).await,
         Command::Server(args) => server::run(args).await,
+        Command::Create(args) => create::run(args).await,
+        Command::Get(args) => get::run(args).await,
+        Command::Delete(args) => delete::run(args).await,
+        Command::Utils(args) => utils::run(args).await,
     }
 }
 

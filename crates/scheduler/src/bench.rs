@@ -149,6 +149,33 @@ async fn create_nodes(client: &kube::Client, count: usize) -> Result<(), Schedul
     Ok(())
 }
 
+/// The constrained cases of upstream's scheduler_perf that the issue names.
+pub const CONSTRAINED_CASES: [&str; 3] = ["anti-affinity", "preferred-affinity", "topology-spread"];
+
+/// What a constrained case adds to a pod's spec; each selects the pods of its own case.
+fn constrained_spec(case: &str) -> Value {
+    match case {
+        "anti-affinity" => json!({"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
+            "labelSelector": {"matchLabels": {"bench": case}}, "topologyKey": "kubernetes.io/hostname"}]}}}),
+        "preferred-affinity" => json!({"affinity": {"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
+            "weight": 10, "podAffinityTerm": {"labelSelector": {"matchLabels": {"bench": case, "group": "g0"}},
+            "topologyKey": "topology.kubernetes.io/zone"}}]}}}),
+        _ => json!({"topologySpreadConstraints": [{
+            "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": {"bench": case}}}]}),
+    }
+}
+
+/// A pod of a constrained case for [`core_throughput`], as the informer would convert it.
+pub fn constrained_pod(case: &str, i: usize) -> crate::model::PodInfo {
+    let mut value = pod(case, i, &constrained_spec(case));
+    value["metadata"]["namespace"] = json!(NAMESPACE);
+    value["metadata"]["uid"] = json!(format!("{case}-{i}"));
+    value["spec"]["schedulerName"] = json!(crate::SCHEDULER_NAME);
+    let pod: Pod = serde_json::from_value(value).expect("a well-formed bench pod");
+    crate::convert::pod(&pod)
+}
+
 fn pod(case: &str, i: usize, extra_spec: &Value) -> Value {
     let mut spec = json!({
         "schedulerName": BENCH_SCHEDULER_NAME,
@@ -262,27 +289,10 @@ pub async fn bench(
         .await?,
     ];
     if options.constrained_pods > 0 {
-        let n = options.constrained_pods;
-        let anti = json!({"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
-            "labelSelector": {"matchLabels": {"bench": "anti-affinity"}}, "topologyKey": "kubernetes.io/hostname"}]}}});
-        cases.push(run_case(&client, "anti-affinity", n, anti, options.case_timeout).await?);
-        let preferred = json!({"affinity": {"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
-            "weight": 10, "podAffinityTerm": {"labelSelector": {"matchLabels": {"bench": "preferred-affinity", "group": "g0"}},
-            "topologyKey": "topology.kubernetes.io/zone"}}]}}});
-        cases.push(
-            run_case(
-                &client,
-                "preferred-affinity",
-                n,
-                preferred,
-                options.case_timeout,
-            )
-            .await?,
-        );
-        let spread = json!({"topologySpreadConstraints": [{
-            "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
-            "labelSelector": {"matchLabels": {"bench": "topology-spread"}}}]});
-        cases.push(run_case(&client, "topology-spread", n, spread, options.case_timeout).await?);
+        for case in CONSTRAINED_CASES {
+            let n = options.constrained_pods;
+            cases.push(run_case(&client, case, n, constrained_spec(case), options.case_timeout).await?);
+        }
     }
     Ok(BenchReport {
         nodes: options.nodes,
@@ -294,6 +304,17 @@ pub async fn bench(
 /// `pods` pods built by `make_pod`, each binding confirmed at once as the informer would.
 pub fn core_throughput(
     nodes: usize,
+    pods: usize,
+    make_pod: impl Fn(usize) -> crate::model::PodInfo,
+) -> f64 {
+    core_throughput_among(nodes, 0, pods, make_pod)
+}
+
+/// [`core_throughput`] with `placed` basic pods already spread over the nodes, as when the
+/// constrained cases run after the basic one.
+pub fn core_throughput_among(
+    nodes: usize,
+    placed: usize,
     pods: usize,
     make_pod: impl Fn(usize) -> crate::model::PodInfo,
 ) -> f64 {
@@ -323,6 +344,11 @@ pub fn core_throughput(
             },
             now,
         );
+    }
+    for i in 0..placed {
+        let mut pod = basic_pod(pods + i);
+        pod.node_name = format!("node-{}", i % nodes.max(1));
+        state.on_pod(pod, now);
     }
     for i in 0..pods {
         state.on_pod(make_pod(i), now);

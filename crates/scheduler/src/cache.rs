@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::labels::Labels;
+use crate::labels::{Labels, Operator, Selector};
 use crate::model::{HostPort, NodeSpec, Pod, Resources};
 
 #[derive(Clone, Debug, Default)]
@@ -19,6 +19,9 @@ pub struct NodeInfo {
     pub affinity_pods: Vec<Pod>,
     /// Pods with required anti-affinity: the only ones that can forbid the incoming pod.
     pub anti_affinity_pods: Vec<Pod>,
+    /// Pods by each of their labels, so that a selector with an equality requirement visits
+    /// only the pods that can match it instead of every pod on the node.
+    by_label: HashMap<String, HashMap<String, Vec<Pod>>>,
 }
 
 impl NodeInfo {
@@ -48,7 +51,36 @@ impl NodeInfo {
         if pod.has_required_anti_affinity() {
             self.anti_affinity_pods.push(pod.clone());
         }
+        for (key, value) in &pod.labels {
+            self.by_label
+                .entry(key.clone())
+                .or_default()
+                .entry(value.clone())
+                .or_default()
+                .push(pod.clone());
+        }
         self.pods.push(pod);
+    }
+
+    /// The pods `selector` can select: a superset, narrowed through the index to those
+    /// carrying one of its single-valued `In` requirements when it has one. A nil selector
+    /// selects nothing.
+    pub fn candidates(&self, selector: Option<&Selector>) -> &[Pod] {
+        let Some(selector) = selector else {
+            return &[];
+        };
+        let equality = selector
+            .requirements
+            .iter()
+            .find(|r| r.operator == Operator::In && r.values.len() == 1);
+        match equality {
+            Some(r) => self
+                .by_label
+                .get(r.key.as_str())
+                .and_then(|values| values.get(r.values[0].as_str()))
+                .map_or(&[], Vec::as_slice),
+            None => &self.pods,
+        }
     }
 
     /// Remove by uid; returns the pod if it was here.
@@ -65,6 +97,20 @@ impl NodeInfo {
         }
         self.affinity_pods.retain(|p| p.uid != uid);
         self.anti_affinity_pods.retain(|p| p.uid != uid);
+        for (key, value) in &pod.labels {
+            let Some(values) = self.by_label.get_mut(key.as_str()) else {
+                continue;
+            };
+            if let Some(pods) = values.get_mut(value.as_str()) {
+                pods.retain(|p| p.uid != uid);
+                if pods.is_empty() {
+                    values.remove(value.as_str());
+                }
+            }
+            if values.is_empty() {
+                self.by_label.remove(key.as_str());
+            }
+        }
         Some(pod)
     }
 }
@@ -272,6 +318,58 @@ mod tests {
             name: name.into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_label_index_narrows_equality_selectors_and_follows_removals() {
+        use crate::labels::{Requirement, Selector};
+        let labelled = |uid: &str, app: &str| {
+            Arc::new(PodInfo {
+                uid: uid.into(),
+                node_name: "n1".into(),
+                labels: [("app".to_string(), app.to_string())].into(),
+                ..Default::default()
+            })
+        };
+        let mut cache = Cache::default();
+        cache.upsert_node(node("n1"));
+        cache.upsert_bound_pod(labelled("a", "web"));
+        cache.upsert_bound_pod(labelled("b", "db"));
+        cache.upsert_bound_pod(labelled("c", "web"));
+        let web = Selector::from_map(&[("app".to_string(), "web".to_string())].into());
+        let uids = |cache: &Cache, s: Option<&Selector>| {
+            let mut uids: Vec<String> = cache
+                .node("n1")
+                .unwrap()
+                .candidates(s)
+                .iter()
+                .map(|p| p.uid.clone())
+                .collect();
+            uids.sort();
+            uids
+        };
+        assert_eq!(uids(&cache, Some(&web)), ["a", "c"]);
+        // No single-valued In requirement: every pod is a candidate.
+        let exists = Selector {
+            requirements: vec![Requirement {
+                key: "app".into(),
+                operator: Operator::Exists,
+                values: vec![],
+            }],
+        };
+        assert_eq!(uids(&cache, Some(&exists)), ["a", "b", "c"]);
+        assert!(uids(&cache, None).is_empty());
+        cache.remove_pod("a");
+        cache.remove_pod("c");
+        assert!(uids(&cache, Some(&web)).is_empty());
+        assert!(
+            cache
+                .node("n1")
+                .unwrap()
+                .by_label
+                .get("app")
+                .is_some_and(|v| !v.contains_key("web"))
+        );
     }
 
     #[test]

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args as ClapArgs;
 use keelson_bench::process::{ControlPlaneSpec, free_port};
-use keelson_scheduler::bench::{BenchOptions, basic_pod, bench, core_throughput};
+use keelson_scheduler::bench::{
+    BenchOptions, CONSTRAINED_CASES, basic_pod, bench, constrained_pod, core_throughput,
+    core_throughput_among,
+};
 
 #[derive(ClapArgs)]
 pub struct SchedulerArgs {
@@ -68,8 +71,28 @@ pub async fn run(a: SchedulerArgs, command_line: String) -> anyhow::Result<()> {
         let started = Instant::now();
         let core = core_throughput(a.nodes, basic_pods, basic_pod);
         tables.push_str(&format!("{report}\n"));
+        // The constrained cases ran after the basic pods, which stay placed: so here too.
+        let constrained = if run == 0 && a.constrained_pods > 0 {
+            let rates: Vec<String> = CONSTRAINED_CASES
+                .iter()
+                .map(|case| {
+                    let rate =
+                        core_throughput_among(a.nodes, basic_pods, a.constrained_pods, |i| {
+                            constrained_pod(case, i)
+                        });
+                    format!("{case} {rate:.0} pods/s")
+                })
+                .collect();
+            format!(
+                " The core alone on the constrained cases ({} pods each, among the {basic_pods} placed basic pods): {}.",
+                a.constrained_pods,
+                rates.join(", ")
+            )
+        } else {
+            String::new()
+        };
         tables.push_str(&format!(
-            "Same run: the scheduling core alone (no API server) does {core:.0} pods/s for {basic_pods} basic pods on {} nodes ({:.1} s); control-plane RSS after the run {:.0} MiB; the control plane {stopped}.\n\n",
+            "Same run: the scheduling core alone (no API server) does {core:.0} pods/s for {basic_pods} basic pods on {} nodes ({:.1} s); control-plane RSS after the run {:.0} MiB; the control plane {stopped}.{constrained}\n\n",
             a.nodes,
             started.elapsed().as_secs_f64(),
             rss as f64 / (1024.0 * 1024.0),

@@ -56,6 +56,22 @@ impl FilterState {
         cache: &Cache,
         delta: i64,
     ) {
+        self.count_existing_anti(incoming, existing, node, cache, delta);
+        self.count_affinity(incoming, existing, node, cache, delta);
+        for term in &incoming.affinity.anti_required {
+            self.count_anti(term, existing, node, cache, delta);
+        }
+    }
+
+    /// A placed pod whose required anti-affinity selects the incoming pod.
+    fn count_existing_anti(
+        &mut self,
+        incoming: &PodInfo,
+        existing: &PodInfo,
+        node: &NodeInfo,
+        cache: &Cache,
+        delta: i64,
+    ) {
         for term in &existing.affinity.anti_required {
             if let Some(value) = node.label(&term.topology_key)
                 && term_selects(term, incoming, cache)
@@ -63,6 +79,17 @@ impl FilterState {
                 bump(&mut self.existing_anti, &term.topology_key, value, delta);
             }
         }
+    }
+
+    /// A placed pod matching every required affinity term of the incoming pod.
+    fn count_affinity(
+        &mut self,
+        incoming: &PodInfo,
+        existing: &PodInfo,
+        node: &NodeInfo,
+        cache: &Cache,
+        delta: i64,
+    ) {
         let required = &incoming.affinity.required;
         if !required.is_empty() && required.iter().all(|t| term_selects(t, existing, cache)) {
             for term in required {
@@ -72,17 +99,28 @@ impl FilterState {
                 }
             }
         }
-        for term in &incoming.affinity.anti_required {
-            if let Some(value) = node.label(&term.topology_key)
-                && term_selects(term, existing, cache)
-            {
-                bump(&mut self.anti, &term.topology_key, value, delta);
-            }
+    }
+
+    /// A placed pod matching one required anti-affinity term of the incoming pod.
+    fn count_anti(
+        &mut self,
+        term: &AffinityTerm,
+        existing: &PodInfo,
+        node: &NodeInfo,
+        cache: &Cache,
+        delta: i64,
+    ) {
+        if let Some(value) = node.label(&term.topology_key)
+            && term_selects(term, existing, cache)
+        {
+            bump(&mut self.anti, &term.topology_key, value, delta);
         }
     }
 }
 
-/// None when nothing can constrain the pod (the common case, kept cheap).
+/// None when nothing can constrain the pod (the common case, kept cheap). Each count visits
+/// only the pods that can contribute to it: placed pods with required anti-affinity, and the
+/// pods a term's selector can match (through the node's label index).
 pub fn prefilter(pod: &PodInfo, cache: &Cache) -> Option<FilterState> {
     let own_terms = !pod.affinity.required.is_empty() || !pod.affinity.anti_required.is_empty();
     let any_existing = cache.nodes.iter().any(|n| !n.anti_affinity_pods.is_empty());
@@ -91,13 +129,19 @@ pub fn prefilter(pod: &PodInfo, cache: &Cache) -> Option<FilterState> {
     }
     let mut state = FilterState::default();
     for node in &cache.nodes {
-        let candidates = if own_terms {
-            &node.pods
-        } else {
-            &node.anti_affinity_pods
-        };
-        for existing in candidates {
-            state.update(pod, existing, node, cache, 1);
+        for existing in &node.anti_affinity_pods {
+            state.count_existing_anti(pod, existing, node, cache, 1);
+        }
+        // Matching every required term implies matching the first.
+        if let Some(first) = pod.affinity.required.first() {
+            for existing in node.candidates(first.selector.as_ref()) {
+                state.count_affinity(pod, existing, node, cache, 1);
+            }
+        }
+        for term in &pod.affinity.anti_required {
+            for existing in node.candidates(term.selector.as_ref()) {
+                state.count_anti(term, existing, node, cache, 1);
+            }
         }
     }
     Some(state)
@@ -167,39 +211,40 @@ const HARD_POD_AFFINITY_WEIGHT: i64 = 1;
 /// PreScore: the preference per domain, from the incoming pod's preferred terms and placed
 /// pods' terms that select it. None when there is nothing to score.
 pub fn prescore(pod: &PodInfo, cache: &Cache) -> Option<Counts> {
-    let own = !pod.affinity.preferred.is_empty() || !pod.affinity.anti_preferred.is_empty();
     let mut scores = Counts::new();
+    let add = |scores: &mut Counts, node: &NodeInfo, term: &AffinityTerm, weight: i64| {
+        if let Some(value) = node.label(&term.topology_key) {
+            bump(scores, &term.topology_key, value, weight);
+        }
+    };
     for node in &cache.nodes {
-        let candidates = if own { &node.pods } else { &node.affinity_pods };
-        for existing in candidates {
-            let mut add = |term: &AffinityTerm, weight: i64| {
-                if let Some(value) = node.label(&term.topology_key) {
-                    bump(&mut scores, &term.topology_key, value, weight);
-                }
-            };
-            for w in &pod.affinity.preferred {
+        for (w, sign) in pod
+            .affinity
+            .preferred
+            .iter()
+            .map(|w| (w, 1))
+            .chain(pod.affinity.anti_preferred.iter().map(|w| (w, -1)))
+        {
+            for existing in node.candidates(w.term.selector.as_ref()) {
                 if term_selects(&w.term, existing, cache) {
-                    add(&w.term, w.weight);
+                    add(&mut scores, node, &w.term, sign * w.weight);
                 }
             }
-            for w in &pod.affinity.anti_preferred {
-                if term_selects(&w.term, existing, cache) {
-                    add(&w.term, -w.weight);
-                }
-            }
+        }
+        for existing in &node.affinity_pods {
             for term in &existing.affinity.required {
                 if term_selects(term, pod, cache) {
-                    add(term, HARD_POD_AFFINITY_WEIGHT);
+                    add(&mut scores, node, term, HARD_POD_AFFINITY_WEIGHT);
                 }
             }
             for w in &existing.affinity.preferred {
                 if term_selects(&w.term, pod, cache) {
-                    add(&w.term, w.weight);
+                    add(&mut scores, node, &w.term, w.weight);
                 }
             }
             for w in &existing.affinity.anti_preferred {
                 if term_selects(&w.term, pod, cache) {
-                    add(&w.term, -w.weight);
+                    add(&mut scores, node, &w.term, -w.weight);
                 }
             }
         }

@@ -38,7 +38,7 @@ fn count_matching(c: &SpreadConstraint, namespace: &str, node: &NodeInfo) -> i64
     let Some(selector) = &c.selector else {
         return 0;
     };
-    node.pods
+    node.candidates(Some(selector))
         .iter()
         .filter(|p| !p.terminating && p.namespace == namespace && selector.matches(&p.labels))
         .count() as i64

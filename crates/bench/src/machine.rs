@@ -74,10 +74,10 @@ pub fn append(path: &Path, section: &str) -> Result<(), BenchError> {
         .map_err(BenchError::io(format!("writing {}", path.display())))
 }
 
-/// The section for one run: heading, command line, machine, tables.
-pub fn section(date: &str, command_line: &str, machine: &str, tables: &str) -> String {
+/// The section for one run of `keelson bench <name>`: heading, command line, machine, tables.
+pub fn section(name: &str, date: &str, command_line: &str, machine: &str, tables: &str) -> String {
     format!(
-        "## `keelson bench api`, {date}\n\n```\n{command_line}\n```\n\nMachine: {machine}\n\n{tables}\n"
+        "## `keelson bench {name}`, {date}\n\n```\n{command_line}\n```\n\nMachine: {machine}\n\n{tables}\n"
     )
 }
 
@@ -100,10 +100,14 @@ mod tests {
     fn append_creates_then_appends() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("BENCHMARKS.md");
-        append(&path, &section("d1", "keelson bench api", "m", "| t |")).unwrap();
         append(
             &path,
-            &section("d2", "keelson bench api --clients 1", "m", "| u |"),
+            &section("api", "d1", "keelson bench api", "m", "| t |"),
+        )
+        .unwrap();
+        append(
+            &path,
+            &section("api", "d2", "keelson bench api --clients 1", "m", "| u |"),
         )
         .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();

@@ -103,6 +103,7 @@ async fn api(a: ApiArgs) -> anyhow::Result<()> {
     if !a.no_append {
         let date = keelson_bench::machine::now_utc();
         let section = keelson_bench::machine::section(
+            "api",
             &date,
             &command_line,
             &keelson_bench::machine::describe(),

@@ -162,6 +162,7 @@ pub async fn run(a: ScaleArgs, command_line: String) -> anyhow::Result<()> {
     println!("{table}");
     if !a.no_append {
         let section = keelson_bench::machine::section(
+            "scale",
             &keelson_bench::machine::now_utc(),
             &command_line,
             &keelson_bench::machine::describe(),

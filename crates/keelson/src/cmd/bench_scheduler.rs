@@ -101,6 +101,7 @@ pub async fn run(a: SchedulerArgs, command_line: String) -> anyhow::Result<()> {
     println!("{tables}");
     if !a.no_append {
         let section = keelson_bench::machine::section(
+            "scheduler",
             &keelson_bench::machine::now_utc(),
             &command_line,
             &keelson_bench::machine::describe(),

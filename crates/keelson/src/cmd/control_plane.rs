@@ -129,6 +129,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let controllers = start_controllers(&running, &url, &args).await?;
     super::shutdown_signal().await;
     tracing::info!("shutting down");
+    let stopping = std::time::Instant::now();
     controllers.cancel.cancel();
     let mut tasks = controllers.tasks;
     while let Some(joined) = tasks.join_next().await {
@@ -136,7 +137,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             tracing::error!(%err, "controller manager or scheduler task failed");
         }
     }
+    // Each phase's duration is logged: a slow stop is otherwise hard to place.
+    tracing::info!(
+        ms = stopping.elapsed().as_millis() as u64,
+        "controller manager and scheduler stopped"
+    );
     running.shutdown().await;
+    tracing::info!(
+        ms = stopping.elapsed().as_millis() as u64,
+        "API server stopped"
+    );
     Ok(())
 }
 

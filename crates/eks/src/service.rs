@@ -36,6 +36,8 @@ pub struct EksConfig {
     pub control_plane_memory_max: u64,
     /// Cancelling it stops the supervisor and every control plane ([`Eks::shutdown`] does).
     pub shutdown: CancellationToken,
+    /// What starts node groups' nodes; by default `BINARY sim-nodes` (simulated nodes).
+    pub node_launcher: Option<Arc<dyn crate::NodeLauncher>>,
 }
 
 impl EksConfig {
@@ -55,6 +57,7 @@ impl EksConfig {
             store_prefix: "/eks/".into(),
             control_plane_memory_max: 4 << 30,
             shutdown: CancellationToken::new(),
+            node_launcher: None,
         }
     }
 }
@@ -94,8 +97,10 @@ impl Eks {
             );
         }
         let records = Records::new(store, &config.store_prefix);
-        let launcher: Arc<dyn crate::NodeLauncher> = Arc::new(crate::SimNodesLauncher {
-            binary: config.keelson_binary.clone(),
+        let launcher = config.node_launcher.clone().unwrap_or_else(|| {
+            Arc::new(crate::SimNodesLauncher {
+                binary: config.keelson_binary.clone(),
+            })
         });
         let nodegroups = crate::nodegroups::Manager::new(
             records.clone(),

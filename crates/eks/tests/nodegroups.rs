@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Harness, create_body, kube_client};
+use common::{Harness, alice, call_as, create_body, kube_client};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
@@ -197,5 +197,67 @@ async fn a_node_group_launches_repairs_resumes_and_is_deleted() -> anyhow::Resul
     assert_eq!(status, 200);
     harness.wait_gone("c", Duration::from_secs(60)).await?;
     harness.shutdown().await;
+    Ok(())
+}
+
+/// A launcher that cannot start anything (the simulator binary is missing): a new group ends
+/// CREATE_FAILED with a NodeCreationFailure issue, and can still be deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_whose_nodes_cannot_launch_is_create_failed() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store: std::sync::Arc<dyn keelson_store::Store> =
+        keelson_store::embedded::EmbeddedStore::open(dir.path().join("store"), Default::default())
+            .await?;
+    let mut config = keelson_eks::EksConfig::new(
+        common::REGION,
+        common::ACCOUNT,
+        dir.path(),
+        common::keelson_bin(),
+        common::STS,
+    );
+    config.node_launcher = Some(std::sync::Arc::new(keelson_eks::SimNodesLauncher {
+        binary: dir.path().join("no-such-binary"),
+    }));
+    let policy = common::Policy { deny: Vec::new() };
+    let eks = keelson_eks::Eks::open(store, config, std::sync::Arc::new(policy)).await?;
+    let call = |method: &'static str, path: &'static str, body: Option<Value>| {
+        let eks = eks.clone();
+        async move { call_as(&eks, &alice(), method, path, body).await }
+    };
+    let (status, _) = call("POST", "/clusters", Some(create_body("c", "1.33"))).await;
+    assert_eq!(status, 200);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while call("GET", "/clusters/c", None).await.1["cluster"]["status"] != "ACTIVE" {
+        anyhow::ensure!(Instant::now() < deadline, "cluster never ACTIVE");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let group = json!({
+        "nodegroupName": "workers",
+        "subnets": ["subnet-1"],
+        "nodeRole": "arn:aws:iam::111122223333:role/nodes",
+    });
+    let (status, body) = call("POST", "/clusters/c/node-groups", Some(group)).await;
+    assert_eq!(status, 200, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let failed = loop {
+        let (_, body) = call("GET", "/clusters/c/node-groups/workers", None).await;
+        if body["nodegroup"]["status"] == "CREATE_FAILED" {
+            break body["nodegroup"].clone();
+        }
+        anyhow::ensure!(Instant::now() < deadline, "never CREATE_FAILED: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(failed["health"]["issues"][0]["code"], "NodeCreationFailure");
+    let (status, _) = call("DELETE", "/clusters/c/node-groups/workers", None).await;
+    assert_eq!(status, 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while call("GET", "/clusters/c/node-groups/workers", None).await.0 != 404 {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the failed group was never deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eks.shutdown().await;
     Ok(())
 }

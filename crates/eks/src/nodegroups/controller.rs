@@ -138,10 +138,15 @@ async fn round(
         return Ok(());
     }
 
-    // Start every recorded node that does not run (new ones, and all after a service restart).
+    // A failed creation is final: the group waits to be deleted.
+    if ng.status == NodegroupStatus::CreateFailed {
+        return Ok(());
+    }
+    // Start every recorded node that does not run (new ones, and all after a service restart);
+    // a group being deleted only removes them.
     let labels = node_labels(inner, ng);
     let dir = group_dir(inner, cluster, &ng.name);
-    for node in &ng.nodes {
+    for node in ng.nodes.iter().filter(|_| !deleting) {
         if state.nodes.contains_key(&node.name) {
             continue;
         }
@@ -304,8 +309,12 @@ async fn remove_nodes(
         if !drained.map_err(|e| e.to_string())? {
             return Ok(());
         }
-        if let Some(mut node) = state.nodes.remove(&victim.name) {
-            node.stop().await;
+        match state.nodes.remove(&victim.name) {
+            Some(mut node) => node.stop().await,
+            None => {
+                let dir = group_dir(inner, cluster, group);
+                inner.launcher.stop_leftover(&dir, victim).await;
+            }
         }
         cluster_api::delete_node(client, &victim.name)
             .await

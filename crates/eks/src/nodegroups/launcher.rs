@@ -31,6 +31,9 @@ pub struct NodeSpec<'a> {
 pub trait NodeLauncher: Send + Sync {
     /// Starts the node (first stopping one a previous service instance left running for it).
     async fn launch(&self, spec: &NodeSpec<'_>) -> Result<Box<dyn RunningNode>, EksError>;
+    /// Stops what an earlier service instance left running for a node this one never
+    /// launched (e.g. one removed by a deletion resumed after a restart).
+    async fn stop_leftover(&self, dir: &Path, node: &NodeRecord);
 }
 
 #[async_trait]
@@ -118,7 +121,7 @@ impl NodeLauncher for SimNodesLauncher {
         std::fs::create_dir_all(dir).map_err(|e| EksError::io("creating", dir, e))?;
         let name = &spec.node.name;
         let pid_file = dir.join(format!("{name}.pid"));
-        stop_stale(&pid_file, spec.kubeconfig, name).await;
+        stop_stale(&pid_file, Some(spec.kubeconfig), name).await;
         let log_file = dir.join(format!("{name}.log"));
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -150,6 +153,12 @@ impl NodeLauncher for SimNodesLauncher {
         }
         Ok(Box::new(SimNode { child, pid_file }))
     }
+
+    async fn stop_leftover(&self, dir: &Path, node: &NodeRecord) {
+        let pid_file = dir.join(format!("{}.pid", node.name));
+        stop_stale(&pid_file, None, &node.name).await;
+        let _ = std::fs::remove_file(&pid_file);
+    }
 }
 
 struct SimNode {
@@ -175,7 +184,7 @@ impl RunningNode for SimNode {
 
 /// Kills the simulator a previous service instance left for this node, recognised by its
 /// command line (a recycled pid belongs to someone else).
-async fn stop_stale(pid_file: &Path, kubeconfig: &Path, node: &str) {
+async fn stop_stale(pid_file: &Path, kubeconfig: Option<&Path>, node: &str) {
     let Some(pid) = std::fs::read_to_string(pid_file)
         .ok()
         .and_then(|t| t.trim().parse::<u32>().ok())
@@ -188,8 +197,10 @@ async fn stop_stale(pid_file: &Path, kubeconfig: &Path, node: &str) {
             let prefix = node.trim_end_matches(|c: char| c.is_ascii_digit());
             let index = &node[prefix.len()..];
             args.contains(&b"sim-nodes".as_slice())
-                && args.windows(2).any(|w| {
-                    w[0] == b"--kubeconfig" && w[1] == kubeconfig.as_os_str().as_encoded_bytes()
+                && kubeconfig.is_none_or(|k| {
+                    let k = k.as_os_str().as_encoded_bytes();
+                    args.windows(2)
+                        .any(|w| w[0] == b"--kubeconfig" && w[1] == k)
                 })
                 && args
                     .windows(2)

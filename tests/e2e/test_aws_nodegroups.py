@@ -197,6 +197,10 @@ def test_boto3_lists_pages_and_shapes(server, cluster):
                                         taints={"addOrUpdateTaints": [{"key": "k", "value": "v", "effect": "NO_SCHEDULE"}]},
                                         clientRequestToken="tok-1")["update"]
     assert again["id"] == update["id"]
+    described = eks.describe_update(name="ngs", updateId=update["id"], nodegroupName="empty-a")["update"]
+    assert described["type"] == "ConfigUpdate"
+    params = {p["type"]: json.loads(p["value"]) for p in described["params"]}
+    assert params == {"TaintsToAdd": [{"key": "k", "value": "v", "effect": "NO_SCHEDULE"}]}
     assert eks.list_updates(name="ngs", nodegroupName="empty-a")["updateIds"] == [update["id"]]
     for name in ["empty-a", "empty-b", "empty-c"]:
         eks.delete_nodegroup(clusterName="ngs", nodegroupName=name)
@@ -204,7 +208,7 @@ def test_boto3_lists_pages_and_shapes(server, cluster):
         eks.get_waiter("nodegroup_deleted").wait(clusterName="ngs", nodegroupName=name,
                                                  WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     assert {"DescribeNodegroup", "ListNodegroups", "CreateNodegroup", "UpdateNodegroupConfig",
-            "DeleteNodegroup", "ListUpdates"} <= set(server.checked)
+            "DeleteNodegroup", "ListUpdates", "DescribeUpdate", "TagResource"} <= set(server.checked)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -236,7 +240,9 @@ def test_missing_and_duplicate_groups(server, cluster):
     assert error.value.response["Error"]["Code"] == "ResourceNotFoundException"
     request = {"clusterName": "ngs", "nodegroupName": "dup", "subnets": ["subnet-1"], "nodeRole": node_role(server),
                "scalingConfig": {"minSize": 0, "maxSize": 1, "desiredSize": 0}}
-    eks.create_nodegroup(**request)
+    first = eks.create_nodegroup(**request, clientRequestToken="create-dup")["nodegroup"]
+    # A retry with the same token is answered as the first call was.
+    assert eks.create_nodegroup(**request, clientRequestToken="create-dup")["nodegroup"] == first
     with pytest.raises(ClientError) as error:
         eks.create_nodegroup(**request)
     assert error.value.response["Error"]["Code"] == "ResourceInUseException"

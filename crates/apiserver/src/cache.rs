@@ -13,8 +13,13 @@ use tokio_util::sync::CancellationToken;
 use crate::object::{CachedObject, decode_kv, resource_of_key};
 use crate::status::ApiError;
 
-/// How many recent changes per resource a watcher may resume from.
-const HISTORY_PER_RESOURCE: usize = 10_000;
+/// Recent changes per resource a watcher may resume from: at least this many, and as many as
+/// the last [`HISTORY_FRESH`] brought (upstream's watch cache keeps 75 s of events), up to
+/// [`HISTORY_MAX`]. A count alone is seconds at 5,000 nodes, after which every informer that
+/// reconnects must relist, which at that scale is what makes it fall behind again.
+const HISTORY_MIN: usize = 10_000;
+const HISTORY_MAX: usize = 200_000;
+const HISTORY_FRESH: std::time::Duration = std::time::Duration::from_secs(75);
 /// Events buffered per resource for live watchers before a slow one is cut off.
 const BROADCAST_CAPACITY: usize = 16_384;
 
@@ -38,6 +43,8 @@ pub struct Change {
 struct ResourceCache {
     objects: BTreeMap<String, Arc<CachedObject>>,
     history: VecDeque<Arc<Change>>,
+    /// When each change in `history` arrived.
+    history_times: VecDeque<std::time::Instant>,
     /// Watches may resume from any revision >= this one.
     oldest_resumable: Revision,
     sender: broadcast::Sender<Arc<Change>>,
@@ -48,6 +55,7 @@ impl ResourceCache {
         Self {
             objects: BTreeMap::new(),
             history: VecDeque::new(),
+            history_times: VecDeque::new(),
             oldest_resumable: revision,
             sender: broadcast::channel(BROADCAST_CAPACITY).0,
         }
@@ -208,11 +216,20 @@ impl WatchCache {
             }
         };
         let change = Arc::new(change);
+        let now = std::time::Instant::now();
         cache.history.push_back(change.clone());
-        if cache.history.len() > HISTORY_PER_RESOURCE
-            && let Some(dropped) = cache.history.pop_front()
+        cache.history_times.push_back(now);
+        while cache.history.len() > HISTORY_MAX
+            || (cache.history.len() > HISTORY_MIN
+                && cache
+                    .history_times
+                    .front()
+                    .is_some_and(|at| now.duration_since(*at) > HISTORY_FRESH))
         {
-            cache.oldest_resumable = dropped.revision;
+            cache.history_times.pop_front();
+            if let Some(dropped) = cache.history.pop_front() {
+                cache.oldest_resumable = dropped.revision;
+            }
         }
         // No receivers is fine: nobody is watching this resource.
         let _ = cache.sender.send(change);
@@ -284,12 +301,9 @@ impl WatchCache {
             // A revision from the future (e.g. from another API server further ahead): start
             // from what we have; events up to `after` are filtered out by the caller.
         }
-        let backlog = cache
-            .history
-            .iter()
-            .filter(|c| c.revision > after)
-            .cloned()
-            .collect();
+        // Revisions only grow along the history, so the backlog starts at a partition point.
+        let start = cache.history.partition_point(|c| c.revision <= after);
+        let backlog = cache.history.range(start..).cloned().collect();
         Ok(Subscription {
             backlog,
             live: cache.sender.subscribe(),
@@ -343,4 +357,55 @@ fn decode_all(kvs: Vec<keelson_store::KeyValue>) -> Vec<((String, String), Arc<C
             })
             .collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keelson_store::memory::MemStore;
+
+    /// More changes than the old fixed window of 10,000, all within the freshness window: a
+    /// watcher that fell behind to the first of them still resumes instead of relisting.
+    #[tokio::test]
+    async fn fresh_changes_stay_resumable_beyond_the_minimum_count() {
+        let store: Arc<dyn Store> = Arc::new(MemStore::new());
+        let key = "/registry/core/configmaps/default/c";
+        let first = store
+            .create(
+                key,
+                bytes::Bytes::from_static(br#"{"metadata":{"name":"c"}}"#),
+                None,
+            )
+            .await
+            .unwrap();
+        let cache = WatchCache::load(store.as_ref()).await.unwrap();
+        let shutdown = CancellationToken::new();
+        let follower = tokio::spawn(cache.clone().follow(store.clone(), shutdown.clone()));
+        let mut revision = first.mod_revision;
+        for i in 0..HISTORY_MIN + 500 {
+            let value = format!(r#"{{"metadata":{{"name":"c"}},"data":{{"i":"{i}"}}}}"#);
+            revision = store
+                .update(key, bytes::Bytes::from(value), revision, None)
+                .await
+                .unwrap()
+                .mod_revision;
+        }
+        assert!(
+            cache
+                .wait_for(revision, std::time::Duration::from_secs(10))
+                .await
+        );
+        let subscription = cache
+            .subscribe("", "configmaps", first.mod_revision)
+            .unwrap();
+        assert_eq!(subscription.backlog.len(), HISTORY_MIN + 500);
+        assert!(
+            subscription
+                .backlog
+                .windows(2)
+                .all(|w| w[0].revision < w[1].revision)
+        );
+        shutdown.cancel();
+        follower.await.unwrap();
+    }
 }

@@ -155,11 +155,15 @@ pub const CONSTRAINED_CASES: [&str; 3] = ["anti-affinity", "preferred-affinity",
 /// What a constrained case adds to a pod's spec; each selects the pods of its own case.
 fn constrained_spec(case: &str) -> Value {
     match case {
-        "anti-affinity" => json!({"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
-            "labelSelector": {"matchLabels": {"bench": case}}, "topologyKey": "kubernetes.io/hostname"}]}}}),
-        "preferred-affinity" => json!({"affinity": {"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
+        "anti-affinity" => {
+            json!({"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
+            "labelSelector": {"matchLabels": {"bench": case}}, "topologyKey": "kubernetes.io/hostname"}]}}})
+        }
+        "preferred-affinity" => {
+            json!({"affinity": {"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
             "weight": 10, "podAffinityTerm": {"labelSelector": {"matchLabels": {"bench": case, "group": "g0"}},
-            "topologyKey": "topology.kubernetes.io/zone"}}]}}}),
+            "topologyKey": "topology.kubernetes.io/zone"}}]}}})
+        }
         _ => json!({"topologySpreadConstraints": [{
             "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
             "labelSelector": {"matchLabels": {"bench": case}}}]}),
@@ -291,7 +295,16 @@ pub async fn bench(
     if options.constrained_pods > 0 {
         for case in CONSTRAINED_CASES {
             let n = options.constrained_pods;
-            cases.push(run_case(&client, case, n, constrained_spec(case), options.case_timeout).await?);
+            cases.push(
+                run_case(
+                    &client,
+                    case,
+                    n,
+                    constrained_spec(case),
+                    options.case_timeout,
+                )
+                .await?,
+            );
         }
     }
     Ok(BenchReport {

@@ -191,10 +191,14 @@ mod tests {
     #[test]
     fn extra_labels_and_registration_taints_reach_the_node() {
         let mut o = options();
-        o.labels.insert("eks.amazonaws.com/nodegroup".into(), "ng".into());
+        o.labels
+            .insert("eks.amazonaws.com/nodegroup".into(), "ng".into());
         o.register_with_taints = vec![crate::options::parse_taint("k=v:NoSchedule").unwrap()];
         let node = desired_node(&o, "sim-0", 0);
-        assert_eq!(node.metadata.labels.unwrap()["eks.amazonaws.com/nodegroup"], "ng");
+        assert_eq!(
+            node.metadata.labels.unwrap()["eks.amazonaws.com/nodegroup"],
+            "ng"
+        );
         let taints = node.spec.unwrap().taints.unwrap();
         assert_eq!(taints[0].key, "k");
         assert!(desired_node(&options(), "sim-0", 0).spec.is_none());

@@ -227,7 +227,11 @@ mod tests {
         assert!(parse_labels("novalue").is_err());
         let taint = parse_taint("dedicated=gpu:NoSchedule").unwrap();
         assert_eq!(
-            (taint.key.as_str(), taint.value.as_deref(), taint.effect.as_str()),
+            (
+                taint.key.as_str(),
+                taint.value.as_deref(),
+                taint.effect.as_str()
+            ),
             ("dedicated", Some("gpu"), "NoSchedule")
         );
         assert_eq!(parse_taint("k:NoExecute").unwrap().value, None);

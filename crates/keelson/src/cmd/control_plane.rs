@@ -1,5 +1,5 @@
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -71,21 +71,28 @@ pub fn parse_minor(version: &str) -> anyhow::Result<u32> {
     }
 }
 
-pub async fn open_store(args: &Args) -> anyhow::Result<Arc<dyn Store>> {
-    Ok(match args.store {
+/// The store a data directory's process runs on: embedded under `DATA_DIR/store`, or etcd.
+/// Shared by `control-plane` and `server`.
+pub async fn open_store(
+    kind: StoreKind,
+    data_dir: &Path,
+    etcd_endpoints: &[String],
+    etcd_prefix: &str,
+) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match kind {
         StoreKind::Embedded => {
-            let dir = args.data_dir.join("store");
+            let dir = data_dir.join("store");
             keelson_store::embedded::EmbeddedStore::open(&dir, Default::default())
                 .await
                 .with_context(|| format!("opening the embedded store in {}", dir.display()))?
         }
         StoreKind::Etcd => {
-            if args.etcd_endpoints.is_empty() {
+            if etcd_endpoints.is_empty() {
                 bail!("--store etcd needs --etcd-endpoints");
             }
             let options = keelson_store_etcd::EtcdOptions {
-                endpoints: args.etcd_endpoints.clone(),
-                prefix: args.etcd_prefix.clone(),
+                endpoints: etcd_endpoints.to_vec(),
+                prefix: etcd_prefix.to_string(),
                 ..Default::default()
             };
             Arc::new(
@@ -111,7 +118,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
-    let store = open_store(&args).await?;
+    let store = open_store(
+        args.store,
+        &args.data_dir,
+        &args.etcd_endpoints,
+        &args.etcd_prefix,
+    )
+    .await?;
     tracing::info!(ms = started.elapsed().as_millis() as u64, "store open");
     let mut config =
         keelson_apiserver::Config::new(args.data_dir.clone(), args.listen.clone(), minor);

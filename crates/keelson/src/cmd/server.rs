@@ -49,32 +49,6 @@ pub struct Args {
     tls_san: Vec<String>,
 }
 
-async fn open_store(args: &Args) -> anyhow::Result<Arc<dyn Store>> {
-    Ok(match args.store {
-        StoreKind::Embedded => {
-            let dir = args.data_dir.join("store");
-            keelson_store::embedded::EmbeddedStore::open(&dir, Default::default())
-                .await
-                .with_context(|| format!("opening the embedded store in {}", dir.display()))?
-        }
-        StoreKind::Etcd => {
-            if args.etcd_endpoints.is_empty() {
-                bail!("--store etcd needs --etcd-endpoints");
-            }
-            let options = keelson_store_etcd::EtcdOptions {
-                endpoints: args.etcd_endpoints.clone(),
-                prefix: args.etcd_prefix.clone(),
-                ..Default::default()
-            };
-            Arc::new(
-                keelson_store_etcd::EtcdStore::connect(options)
-                    .await
-                    .context("connecting to etcd")?,
-            )
-        }
-    })
-}
-
 fn tls_config(args: &Args) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let cert =
@@ -129,7 +103,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
-    let store = open_store(&args).await?;
+    let store = super::control_plane::open_store(
+        args.store,
+        &args.data_dir,
+        &args.etcd_endpoints,
+        &args.etcd_prefix,
+    )
+    .await?;
     let config = IamConfig {
         region: args.region.clone(),
         secure_transport: tls.is_some(),
